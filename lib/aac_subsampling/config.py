@@ -1,0 +1,134 @@
+"""One configuration object whose defaults are the paper's values.
+
+Every knob of the reproduction lives here. Where the paper and the authors' code disagree
+(see the deviation table in the README), the default follows the paper and a named switch
+gives the code's behaviour. Profiles (``smoke``, ``quick``, ``paper``) are sets of overrides
+kept in :mod:`aac_subsampling.profiles`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+FLOAT64_EPS = sys.float_info.epsilon  # the authors' log offset: numpy float64 machine epsilon
+
+SubsamplingMode = Literal["floor", "ceil"]
+ResidualMode = Literal["paper", "code"]
+DropoutPlacement = Literal["paper", "code"]
+BatchMode = Literal["clip", "caption"]
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Log mel-band energies (paper Section 4.1)."""
+
+    sample_rate: int = 44100
+    n_fft: int = 1024  # about 23 ms at 44.1 kHz
+    hop_length: int = 512  # 50 % overlap
+    n_mels: int = 64  # F
+    window: Literal["hamming", "hann"] = "hamming"  # paper: Hamming; authors' code: Hann
+    peak_normalise: bool = False  # authors' code: divide each clip by its peak amplitude first
+    log_eps: float = FLOAT64_EPS
+
+    @classmethod
+    def authors_code(cls) -> "FeatureConfig":
+        """The variant the authors' code computed (Hann window, per-clip peak normalisation)."""
+        return cls(window="hann", peak_normalise=True)
+
+    def cache_key(self) -> dict[str, Any]:
+        """Everything that changes the features; a cache is valid only for the same key."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Encoder-decoder of the paper (Section 3, L = 3, Xi = Psi = 256)."""
+
+    n_mels: int = 64  # F, encoder input size
+    encoder_layers: int = 3  # L
+    encoder_hidden: int = 256  # Xi, per direction (layer outputs are 2 * Xi)
+    decoder_hidden: int = 256  # Psi
+    subsampling_factor: int = 1  # M; M = 1 is the DCASE 2020 baseline (no sub-sampling)
+    # "floor": keep frames 0, M, ..., (floor(T/M) - 1) M, which reproduces Table 2.
+    # "ceil": x[:, ::M], the authors' paper-era code (ceil(T/M) frames).
+    subsampling_mode: SubsamplingMode = "floor"
+    # "paper": Eq. (5) residual on every layer l >= 2; "code": on layer 2 only (paper-era code).
+    residual_mode: ResidualMode = "paper"
+    dropout: float = 0.25
+    # "paper": dropout between encoder layers only; "code": also after the last encoder layer
+    # and on the decoder input.
+    dropout_placement: DropoutPlacement = "paper"
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weighted cross-entropy of Eq. (9)-(10)."""
+
+    beta: float = 0.5  # lower clamp of the token weights Phi
+    ignore_padding: bool = False  # paper and code train the <eos> padding too
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and early stopping (Section 4.2)."""
+
+    batch_size: int = 16
+    # "clip": a batch holds batch_size clips with all their captions (what the authors' runs
+    # did: 16 clips = 80 caption pairs) and the encoder runs once per clip.
+    # "caption": a batch holds batch_size (clip, caption) pairs.
+    batch_mode: BatchMode = "clip"
+    learning_rate: float = 1e-4
+    max_epochs: int = 1000
+    patience: int = 100  # epochs without improvement before stopping
+    min_improvement: float = 1e-3  # the epoch-mean loss must fall by more than this
+    grad_clip_norm: float | None = None  # applied after backward(); off, as in what actually ran
+    seed: int = 0
+    shuffle: bool = True
+    log_every: int = 1  # epochs between log lines
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    max_steps: int = 22  # the longest caption the decoder may emit
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole reproduction's settings; the defaults are the paper's."""
+
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    device: str = "auto"  # "auto" picks CUDA when available, else CPU
+
+    def with_overrides(self, overrides: dict[str, dict[str, Any]]) -> "Config":
+        """Return a copy with ``{"section": {"field": value}}`` overrides applied.
+
+        Unknown sections or fields are an error naming them, so a typo never goes unnoticed.
+        """
+        updated = self
+        for section, values in overrides.items():
+            if section == "device":
+                updated = dataclasses.replace(updated, device=values)
+                continue
+            if section not in {f.name for f in dataclasses.fields(self)}:
+                raise KeyError(f"unknown config section {section!r}")
+            current = getattr(updated, section)
+            known = {f.name for f in dataclasses.fields(current)}
+            unknown = set(values) - known
+            if unknown:
+                raise KeyError(f"unknown field(s) {sorted(unknown)} in config section {section!r}")
+            updated = dataclasses.replace(updated, **{section: dataclasses.replace(current, **values)})
+        return updated
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Config":
+        return cls().with_overrides({k: v for k, v in data.items()})
