@@ -1,0 +1,83 @@
+"""Run profiles: ``smoke`` (CI, seconds), ``quick`` (offline default, ~15 min on 2 CPU cores) and
+``paper`` (Clotho v1 on a GPU with the paper's settings).
+
+A profile names the corpus it runs on and a set of overrides on top of :class:`Config`, whose
+defaults are the paper's. Only ``paper`` keeps every training value of the paper; the other two
+shorten training (and raise the learning rate so that a few hundred steps learn something) and say
+so here, so that no departure is hidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aac_subsampling.config import Config
+
+SUBSAMPLING_FACTORS: tuple[int, ...] = (1, 2, 4, 8, 16)  # the paper's M values
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    corpus: Literal["synthetic", "clotho_v1"]
+    synthetic_preset: str | None  # preset of aac_subsampling.data.synthetic, for synthetic corpora
+    default_data_dir: str  # relative to the project root
+    needs_gpu: bool  # refuse to run on a CPU unless the device is forced
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    description: str = ""
+
+    def config(self, subsampling_factor: int = 1, seed: int | None = None, device: str | None = None) -> Config:
+        """The full configuration of one run of this profile."""
+        overrides: dict[str, dict[str, Any]] = {k: dict(v) for k, v in self.overrides.items()}
+        overrides.setdefault("model", {})["subsampling_factor"] = subsampling_factor
+        if seed is not None:
+            overrides.setdefault("train", {})["seed"] = seed
+        config = Config().with_overrides(overrides)
+        if device is not None:
+            config = config.with_overrides({"device": device})
+        return config
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        corpus="synthetic",
+        synthetic_preset="smoke",
+        default_data_dir="data/synthetic_smoke",
+        needs_gpu=False,
+        overrides={
+            "train": {"max_epochs": 2, "patience": 2, "learning_rate": 1e-3},
+        },
+        description="CI: a handful of synthetic clips, two epochs; proves every step runs.",
+    ),
+    "quick": Profile(
+        name="quick",
+        corpus="synthetic",
+        synthetic_preset="quick",
+        default_data_dir="data/synthetic_quick",
+        needs_gpu=False,
+        overrides={
+            # Learning rate 1e-3 instead of 1e-4 and a fixed small epoch budget: the paper's
+            # schedule (up to 1000 epochs) is out of reach on 2 CPU cores.
+            "train": {"max_epochs": 12, "patience": 100, "learning_rate": 1e-3},
+        },
+        description="Offline default: synthetic Clotho-format corpus, CPU, all five M in about 15 minutes.",
+    ),
+    "paper": Profile(
+        name="paper",
+        corpus="clotho_v1",
+        synthetic_preset=None,
+        default_data_dir="data/clotho_v1",
+        needs_gpu=True,
+        overrides={},
+        description="Clotho v1 with the paper's settings (lr 1e-4, patience 100, up to 1000 epochs); needs a GPU.",
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}") from None

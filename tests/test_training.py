@@ -1,0 +1,145 @@
+"""A tiny model learns; pause/kill + resume gives the same weights; NaN stops with a clear error."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from aac_subsampling.batching import CaptionDataset
+from aac_subsampling.config import Config
+from aac_subsampling.decoding import greedy_decode
+from aac_subsampling.tokens import Vocabulary
+from aac_subsampling.training import EarlyStopping, build_model, train_model
+
+TINY = {
+    "model": {"n_mels": 8, "encoder_hidden": 16, "decoder_hidden": 16, "subsampling_factor": 2, "dropout": 0.0},
+    "train": {"batch_size": 2, "learning_rate": 1e-2, "max_epochs": 60, "patience": 60, "seed": 1},
+    "device": "cpu",
+}
+CAPTIONS = {
+    "dog.wav": "a dog barks twice",
+    "bell.wav": "a bell rings loudly",
+    "rain.wav": "rain falls on a roof",
+    "car.wav": "a car engine idles",
+}
+
+
+def tiny_problem(config_overrides=TINY):
+    rng = np.random.default_rng(0)
+    vocabulary = Vocabulary.build(CAPTIONS.values())
+    # Each clip: a distinct random pattern repeated in time plus a little noise.
+    features = {
+        name: (np.tile(rng.normal(size=(1, 8)), (12 + 2 * i, 1)) + 0.1 * rng.normal(size=(12 + 2 * i, 8))).astype(np.float32)
+        for i, name in enumerate(CAPTIONS)
+    }
+    captions = {name: [vocabulary.encode(text)] for name, text in CAPTIONS.items()}
+    dataset = CaptionDataset(sorted(CAPTIONS), captions, features, vocabulary.eos_index)
+    return Config().with_overrides(config_overrides), vocabulary, dataset, features
+
+
+def test_tiny_model_learns_and_decodes_a_training_caption():
+    config, vocabulary, dataset, features = tiny_problem()
+    model = build_model(config, len(vocabulary))
+    result = train_model(model, dataset, vocabulary.frequencies(), config, progress=False)
+    losses = [h["loss"] for h in result.history]
+    assert losses[-1] < 0.5 * losses[0]
+    decoded = greedy_decode(model, sorted(CAPTIONS), features, vocabulary, progress=False)
+    exact = [name for name, text in decoded.items() if text == CAPTIONS[name]]
+    assert exact, decoded
+
+
+def test_pause_and_resume_equals_uninterrupted(tmp_path):
+    overrides = {**TINY, "model": {**TINY["model"], "dropout": 0.25}, "train": {**TINY["train"], "max_epochs": 6}}
+    config, vocabulary, dataset, _ = tiny_problem(overrides)
+    straight = build_model(config, len(vocabulary))
+    train_model(straight, dataset, vocabulary.frequencies(), config, tmp_path / "a.pt", progress=False)
+
+    paused = build_model(config, len(vocabulary))
+    first = train_model(paused, dataset, vocabulary.frequencies(), config, tmp_path / "b.pt", progress=False,
+                        max_epochs_this_call=3)
+    assert first.stop_reason == "paused" and first.epochs_completed == 3
+    resumed = build_model(config, len(vocabulary))
+    second = train_model(resumed, dataset, vocabulary.frequencies(), config, tmp_path / "b.pt", progress=False)
+    assert second.resumed_from_epoch == 3 and second.epochs_completed == 6
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_killed_process_resumes_to_the_same_weights(tmp_path):
+    """SIGKILL the training process after epoch 2 of 5, resume here, compare with a straight run."""
+    overrides = {**TINY, "model": {**TINY["model"], "dropout": 0.25}, "train": {**TINY["train"], "max_epochs": 5}}
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from test_training import tiny_problem
+        from aac_subsampling.training import build_model, train_model
+        config, vocabulary, dataset, _ = tiny_problem({overrides!r})
+        model = build_model(config, len(vocabulary))
+        def die(record):
+            if record["epoch"] == 1:
+                os.kill(os.getpid(), signal.SIGKILL)
+        train_model(model, dataset, vocabulary.frequencies(), config, {str(tmp_path / 'k.pt')!r},
+                    progress=False, on_epoch_end=die)
+    """)
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert completed.returncode == -9, completed.stderr
+    config, vocabulary, dataset, _ = tiny_problem(overrides)
+    resumed = build_model(config, len(vocabulary))
+    result = train_model(resumed, dataset, vocabulary.frequencies(), config, tmp_path / "k.pt", progress=False)
+    assert result.resumed_from_epoch == 2
+    straight = build_model(config, len(vocabulary))
+    train_model(straight, dataset, vocabulary.frequencies(), config, progress=False)
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_finished_checkpoint_returns_at_once(tmp_path):
+    overrides = {**TINY, "train": {**TINY["train"], "max_epochs": 2}}
+    config, vocabulary, dataset, _ = tiny_problem(overrides)
+    model = build_model(config, len(vocabulary))
+    train_model(model, dataset, vocabulary.frequencies(), config, tmp_path / "c.pt", progress=False)
+    again = train_model(build_model(config, len(vocabulary)), dataset, vocabulary.frequencies(), config,
+                        tmp_path / "c.pt", progress=False)
+    assert again.resumed_from_epoch == 2 and again.epochs_completed == 2
+
+
+def test_non_finite_loss_names_epoch_and_batch():
+    config, vocabulary, dataset, features = tiny_problem()
+    features["bell.wav"][3, 2] = np.nan
+    model = build_model(config, len(vocabulary))
+    with pytest.raises(FloatingPointError, match="epoch 0, batch \\d"):
+        train_model(model, dataset, vocabulary.frequencies(), config, progress=False)
+
+
+def test_early_stopping_rule():
+    stopper = EarlyStopping(patience=2, min_improvement=1e-3)
+    assert stopper.update(1.0, 0)
+    assert not stopper.update(0.9995, 1)  # not more than 1e-3 better
+    assert stopper.update(0.998, 2)
+    assert not stopper.update(0.998, 3) and not stopper.should_stop
+    assert not stopper.update(0.9975, 4) and stopper.should_stop
+    assert stopper.best_epoch == 2
+
+
+def test_gradient_clipping_acts_on_the_gradients_the_optimiser_uses(monkeypatch):
+    """The authors clipped before backward(), so it never acted; here the step sees clipped gradients."""
+    seen = []
+    original_step = torch.optim.Adam.step
+
+    def recording_step(self, *args, **kwargs):
+        grads = [p.grad for group in self.param_groups for p in group["params"] if p.grad is not None]
+        seen.append(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item())
+        return original_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
+    for clip in (None, 0.01):
+        overrides = {**TINY, "train": {**TINY["train"], "max_epochs": 1, "grad_clip_norm": clip}}
+        config, vocabulary, dataset, _ = tiny_problem(overrides)
+        train_model(build_model(config, len(vocabulary)), dataset, vocabulary.frequencies(), config, progress=False)
+    unclipped, clipped = seen[:2], seen[2:]
+    assert min(unclipped) > 0.01
+    assert max(clipped) <= 0.01 * (1 + 1e-4)
