@@ -1,0 +1,291 @@
+"""The experiment's steps, one function each, called by the notebooks (which hold no logic).
+
+1. :func:`prepare_data`: corpus (synthetic or Clotho v1), checks, features, vocabulary.
+2. :func:`train_subsampling_model`: one model for one sub-sampling factor M, resumable.
+3. :func:`evaluate_subsampling_model`: captions for the evaluation split, metrics, Table 2 columns.
+4. :func:`summarise_results`: Tables 1 and 2 and the figures (see :mod:`.tables`, :mod:`.figures`).
+
+Each step writes a JSON record at its very end (``prepared.json``, ``M<M>/training.json``,
+``M<M>/evaluation.json``); ``run_all.sh`` treats a present record as "stage done".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from aac_subsampling.batching import CaptionDataset
+from aac_subsampling.config import Config, FeatureConfig
+from aac_subsampling.data.feature_cache import cache_features
+from aac_subsampling.data.reader import Clip, read_split
+from aac_subsampling.decoding import greedy_decode
+from aac_subsampling.model import encoder_output_length, measure_encoder_lengths, minimum_input_frames, paper_parameter_count
+from aac_subsampling.profiles import SUBSAMPLING_FACTORS, get_profile
+from aac_subsampling.runinfo import run_metadata
+from aac_subsampling.tokens import Vocabulary
+from aac_subsampling.training import build_model, resolve_device, train_model
+
+SPLITS = ("development", "evaluation")
+CORPUS_SEED = 0  # the synthetic corpus is the same for every training seed
+PAPER_VOCABULARY_SIZE = 4367
+
+
+def write_json(path: Path, record: dict[str, Any]) -> Path:
+    """Write atomically, so a stage marker exists only when complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(record, indent=2, default=str))
+    os.replace(temporary, path)
+    return path
+
+
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    if not path.exists():
+        raise FileNotFoundError(f"{what} not found at {path}; run the earlier notebook (or ./run_all.sh) first")
+    return json.loads(path.read_text())
+
+
+# --------------------------------------------------------------------------------------- 1. data
+
+
+def ensure_corpus(profile_name: str, data_dir: Path, progress: bool = True) -> dict[str, Any]:
+    """Make the synthetic corpus (deterministic; skipped when present) or find/fetch Clotho v1."""
+    profile = get_profile(profile_name)
+    if profile.corpus == "synthetic":
+        from aac_subsampling.data.synthetic import generate_corpus
+
+        summary = generate_corpus(data_dir, preset=profile.synthetic_preset, seed=CORPUS_SEED)
+        return {"corpus": f"synthetic ({profile.synthetic_preset} preset, seed {CORPUS_SEED})", "summary": summary}
+    from aac_subsampling.data.clotho import fetch_clotho_v1
+
+    fetch_clotho_v1(data_dir, progress=progress)
+    return {"corpus": "Clotho v1", "summary": None}
+
+
+def check_minimum_length(n_frames: dict[str, int], split: str, factors=SUBSAMPLING_FACTORS, n_layers: int = 3) -> None:
+    """Every clip must leave the last encoder layer at least one step for every M of the sweep."""
+    needed = minimum_input_frames(max(factors), n_layers)
+    short = sorted(name for name, count in n_frames.items() if count < needed)
+    if short:
+        raise ValueError(
+            f"{len(short)} {split} clip(s) have fewer than {needed} frames (M = {max(factors)} needs "
+            f"M^(L-1) = {needed}, about {needed * 512 / 44100:.1f} s): {short[:10]}"
+        )
+
+
+@dataclass
+class PreparedData:
+    """What the later steps need, read back from ``prepared.json``."""
+
+    record: dict[str, Any]
+    vocabulary: Vocabulary
+    clips: dict[str, list[Clip]]
+    stores: dict[str, Any]
+
+    def references(self, split: str = "evaluation") -> dict[str, list[str]]:
+        return {clip.file_name: list(clip.captions) for clip in self.clips[split]}
+
+
+def prepare_data(
+    profile_name: str, data_dir: Path, results_dir: Path, seed: int = 0, device: str = "auto",
+    skip_bad: bool = False, workers: int | None = None, progress: bool = True,
+) -> dict[str, Any]:
+    """Corpus -> checked clips -> cached features -> vocabulary; writes ``prepared.json``."""
+    started = time.perf_counter()
+    corpus = ensure_corpus(profile_name, data_dir, progress)
+    feature_config = get_profile(profile_name).config().features
+    record: dict[str, Any] = {"profile": profile_name, "data_dir": str(data_dir), **corpus,
+                              "features": feature_config.cache_key(), "splits": {}}
+    for split in SPLITS:
+        result = read_split(data_dir, split, skip_bad=skip_bad)
+        store = cache_features(result.clips, data_dir / "features", feature_config, workers=workers, progress=progress)
+        n_frames = {clip.file_name: store.n_frames(clip.file_name) for clip in result.clips}
+        check_minimum_length(n_frames, split)
+        record["splits"][split] = {
+            "n_clips": len(result.clips), "n_captions": sum(len(c.captions) for c in result.clips),
+            "frames_min": min(n_frames.values()), "frames_max": max(n_frames.values()),
+            "skipped": result.report.problems, "feature_dir": str(store.directory),
+        }
+    development = read_split(data_dir, "development", skip_bad=skip_bad).clips
+    vocabulary = Vocabulary.build(caption for clip in development for caption in clip.captions)
+    vocabulary.save(results_dir / "vocabulary.json")
+    record["vocabulary_size"] = len(vocabulary)
+    record["run"] = run_metadata(seed, device)
+    record["wall_time_s"] = time.perf_counter() - started
+    write_json(results_dir / "prepared.json", record)
+    return record
+
+
+def load_prepared(results_dir: Path, skip_bad: bool | None = None) -> PreparedData:
+    record = read_json(results_dir / "prepared.json", "prepared data (notebook 01)")
+    data_dir = Path(record["data_dir"])
+    feature_config = FeatureConfig(**record["features"])
+    skip = bool(any(s["skipped"] for s in record["splits"].values())) if skip_bad is None else skip_bad
+    clips, stores = {}, {}
+    for split in SPLITS:
+        clips[split] = read_split(data_dir, split, skip_bad=skip, check_audio=False).clips
+        stores[split] = cache_features(clips[split], data_dir / "features", feature_config, progress=False)
+    vocabulary = Vocabulary.load(results_dir / "vocabulary.json")
+    return PreparedData(record, vocabulary, clips, stores)
+
+
+# ------------------------------------------------------------------------------------ 2. training
+
+
+def run_config(profile_name: str, factor: int, seed: int, device: str) -> Config:
+    return get_profile(profile_name).config(subsampling_factor=factor, seed=seed, device=device)
+
+
+def model_dir(results_dir: Path, factor: int) -> Path:
+    return results_dir / f"M{factor}"
+
+
+def training_dataset(prepared: PreparedData) -> CaptionDataset:
+    development = prepared.clips["development"]
+    captions = {clip.file_name: [prepared.vocabulary.encode(c) for c in clip.captions] for clip in development}
+    store = prepared.stores["development"]
+    return CaptionDataset([c.file_name for c in development], captions, store.load, prepared.vocabulary.eos_index)
+
+
+def train_subsampling_model(
+    profile_name: str, factor: int, results_dir: Path, seed: int = 0, device: str = "auto",
+    resume: bool = True, progress: bool = True,
+) -> dict[str, Any]:
+    """Train the model for one M (resuming from its checkpoint); writes ``M<M>/training.json``."""
+    started = time.perf_counter()
+    prepared = load_prepared(results_dir)
+    config = run_config(profile_name, factor, seed, device)
+    directory = model_dir(results_dir, factor)
+    checkpoint = directory / "checkpoint.pt"
+    if not resume and checkpoint.exists():
+        checkpoint.unlink()
+    model = build_model(config, len(prepared.vocabulary))
+    result = train_model(model, training_dataset(prepared), prepared.vocabulary.frequencies(), config,
+                         checkpoint, resume=resume, progress=progress)
+    torch.save(model.state_dict(), directory / "model.pt")
+    record = {"M": factor, "profile": profile_name, "config": config.to_dict(), **result.to_dict(),
+              "vocabulary_size": len(prepared.vocabulary), "run": run_metadata(seed, str(resolve_device(device))),
+              "wall_time_s": time.perf_counter() - started}
+    write_json(directory / "training.json", record)
+    return record
+
+
+# ---------------------------------------------------------------------------------- 3. evaluation
+
+
+def load_trained_model(results_dir: Path, factor: int, config: Config, vocabulary_size: int):
+    model = build_model(config, vocabulary_size)
+    state = torch.load(model_dir(results_dir, factor) / "model.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.to(resolve_device(config.device))
+
+
+def evaluate_subsampling_model(
+    profile_name: str, factor: int, results_dir: Path, seed: int = 0, device: str = "auto",
+    bootstrap_resamples: int = 1000, progress: bool = True,
+) -> dict[str, Any]:
+    """Caption the evaluation split, score it and measure Table 2's columns; writes ``M<M>/evaluation.json``."""
+    from aac_subsampling.evaluation import bootstrap_ci, evaluate_captions
+
+    prepared = load_prepared(results_dir)
+    config = run_config(profile_name, factor, seed, device)
+    model = load_trained_model(results_dir, factor, config, len(prepared.vocabulary))
+    directory = model_dir(results_dir, factor)
+
+    clip_ids = sorted(clip.file_name for clip in prepared.clips["evaluation"])
+    store = prepared.stores["evaluation"]
+    features = {clip: store.load(clip) for clip in clip_ids}  # in memory: time the model, not the disk
+    target = resolve_device(config.device)
+    if target.type == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    predictions = greedy_decode(model, clip_ids, features, prepared.vocabulary, config.decode.max_steps,
+                                config.train.batch_size, progress)
+    if target.type == "cuda":
+        torch.cuda.synchronize()
+    inference_time = time.perf_counter() - started
+
+    evaluation = evaluate_captions(predictions, prepared.references("evaluation"), work_dir=directory)
+    evaluation.write(directory)
+    intervals = bootstrap_ci(evaluation, n_resamples=bootstrap_resamples, seed=seed)
+    intervals.to_csv(directory / "bootstrap_ci.csv", index=False)
+    write_predictions(directory / "predictions.csv", predictions, prepared.references("evaluation"))
+
+    frames = [len(features[c]) for c in clip_ids]
+    n_layers = config.model.encoder_layers
+    lengths = measure_encoder_lengths(model.encoder, (1292, 2584))
+    record = {
+        "M": factor, "profile": profile_name, "n_clips": len(clip_ids),
+        "metrics": evaluation.corpus, "unavailable": evaluation.unavailable,
+        "inference_time_s": inference_time, "device": str(target),
+        "encoder_lengths": {str(k): v for k, v in lengths.items()},
+        "corpus_encoder_lengths": {
+            "min": encoder_output_length(min(frames), factor, n_layers, config.model.subsampling_mode),
+            "max": encoder_output_length(max(frames), factor, n_layers, config.model.subsampling_mode),
+            "frames_min": min(frames), "frames_max": max(frames)},
+        "n_layers": n_layers,
+        "parameters_D4367": paper_parameter_count(PAPER_VOCABULARY_SIZE, config.model),
+        "parameters_trained": sum(p.numel() for p in model.parameters()),
+        "run": run_metadata(seed, str(target)),
+    }
+    write_json(directory / "evaluation.json", record)
+    return record
+
+
+def write_predictions(path: Path, predictions: dict[str, str], references: dict[str, list[str]]) -> None:
+    import pandas as pd
+
+    rows = [{"file_name": clip, "prediction": text, **{f"caption_{i + 1}": r for i, r in enumerate(references[clip])}}
+            for clip, text in predictions.items()]
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+# ------------------------------------------------------------------------------------ 4. baseline
+
+
+def constant_caption(captions: list[str], sample: int = 500, seed: int = 0) -> str:
+    """The development caption whose words overlap most (unigram F1) with a sample of the others.
+
+    A model that ignores the audio can at best say one such "typical" caption for every clip; the
+    trained models must beat it for their captions to depend on the audio.
+    """
+    from collections import Counter
+
+    rng = np.random.default_rng(seed)
+    pool = [captions[i] for i in rng.choice(len(captions), size=min(sample, len(captions)), replace=False)]
+    bags = [Counter(c.lower().split()) for c in pool]
+
+    def mean_f1(candidate: Counter) -> float:
+        total = 0.0
+        for bag in bags:
+            overlap = sum((candidate & bag).values())
+            if overlap:
+                precision, recall = overlap / sum(candidate.values()), overlap / sum(bag.values())
+                total += 2 * precision * recall / (precision + recall)
+        return total / len(bags)
+
+    return max(pool, key=lambda c: mean_f1(Counter(c.lower().split())))
+
+
+def evaluate_constant_baseline(results_dir: Path, seed: int = 0) -> dict[str, Any]:
+    """Score the constant caption on the evaluation split (cached in ``baseline.json``)."""
+    from aac_subsampling.evaluation import evaluate_captions
+
+    path = results_dir / "baseline.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    prepared = load_prepared(results_dir)
+    development = [c for clip in prepared.clips["development"] for c in clip.captions]
+    caption = constant_caption(development, seed=seed)
+    references = prepared.references("evaluation")
+    evaluation = evaluate_captions({clip: caption for clip in references}, references, work_dir=results_dir)
+    record = {"caption": caption, "metrics": evaluation.corpus, "unavailable": evaluation.unavailable}
+    write_json(path, record)
+    return record
