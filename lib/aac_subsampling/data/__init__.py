@@ -1,0 +1,12 @@
+"""Data for the reproduction.
+
+- :mod:`.clotho`: Clotho v1 from Zenodo (download with resume and md5 check, 7z extraction, an
+  offline presence check); :mod:`.download` holds the generic HTTP download.
+- :mod:`.reader`: the Clotho-format reader (``<root>/<split>/*.wav`` + captions CSV), used for
+  Clotho and for the synthetic corpus alike.
+- :mod:`.synthetic`: the deterministic synthetic Clotho-format corpus (offline default), built
+  from :mod:`.synth_events` (sound events) and :mod:`.synth_captions` (caption grammar).
+- :mod:`.feature_cache`: per-clip log mel-band energies, extracted once in parallel and reused.
+
+Submodules are imported on use, so importing this package stays cheap.
+"""

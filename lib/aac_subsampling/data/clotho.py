@@ -1,0 +1,270 @@
+"""Clotho v1 (Zenodo record 3490684): download, verify, extract, and an offline presence check.
+
+Layout under ``root`` once fetched (what the reader expects)::
+
+    root/clotho_audio_development.7z        (kept after extraction, md5-verified)
+    root/clotho_audio_evaluation.7z
+    root/clotho_captions_development.csv
+    root/clotho_captions_evaluation.csv
+    root/clotho_metadata_development.csv
+    root/clotho_metadata_evaluation.csv
+    root/development/*.wav                  (2893 files)
+    root/evaluation/*.wav                   (1045 files)
+
+Downloads stream through ``urllib`` into ``<file>.part``, resume with an HTTP Range request after an
+interruption and are md5-verified before being renamed into place. Without network access the
+fetch raises :class:`ClothoNotAvailableError`, which says which files to download from where and
+where to put them. :func:`clotho_v1_present` and :func:`describe_missing` never touch the network.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import shutil
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aac_subsampling.data.download import (
+    ChecksumMismatchError,
+    DownloadError,
+    FetchError,
+    download_file,
+    md5sum,
+    verify_or_delete,
+)
+
+__all__ = [
+    "ZENODO_RECORD_URL", "RemoteFile", "CLOTHO_V1_FILES", "CLOTHO_V1_COUNTS", "SPLITS",
+    "CAPTIONS_PER_CLIP", "ClothoError", "DownloadError", "ChecksumMismatchError",
+    "ClothoNotAvailableError", "ClothoLayoutError", "file_url", "md5sum", "download_file",
+    "fetch_clotho_v1", "clotho_v1_present", "describe_missing", "verify_clotho_layout",
+]
+
+log = logging.getLogger(__name__)
+
+ZENODO_RECORD_URL = "https://zenodo.org/record/3490684/files"
+SPLITS = ("development", "evaluation")
+CAPTIONS_PER_CLIP = 5
+CLOTHO_V1_COUNTS: Mapping[str, int] = {"development": 2893, "evaluation": 1045}
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of the Zenodo record: its name, md5, split and role (audio archive or CSV)."""
+
+    name: str
+    md5: str
+    split: str
+    kind: str  # "audio" (a 7z archive unpacking to <split>/), "captions" or "metadata"
+
+
+CLOTHO_V1_FILES: tuple[RemoteFile, ...] = (
+    RemoteFile("clotho_audio_development.7z", "e3ce88561b317cc3825e8c861cae1ec6", "development", "audio"),
+    RemoteFile("clotho_captions_development.csv", "dd568352389f413d832add5cf604529f", "development", "captions"),
+    RemoteFile("clotho_metadata_development.csv", "582c18ee47cebdbe33dce1feeab53a56", "development", "metadata"),
+    RemoteFile("clotho_audio_evaluation.7z", "4569624ccadf96223f19cb59fe4f849f", "evaluation", "audio"),
+    RemoteFile("clotho_captions_evaluation.csv", "1b16b9e57cf7bdb7f13a13802aeb57e2", "evaluation", "captions"),
+    RemoteFile("clotho_metadata_evaluation.csv", "13946f054d4e1bf48079813aac61bf77", "evaluation", "metadata"),
+)
+
+
+class ClothoError(FetchError):
+    """Base class of the Clotho-specific errors."""
+
+
+class ClothoNotAvailableError(ClothoError):
+    """Clotho v1 is not on disk and cannot be downloaded; the message says how to get it by hand."""
+
+
+class ClothoLayoutError(ClothoError):
+    """The extracted copy does not hold the expected files (wrong counts, missing CSV rows)."""
+
+
+def file_url(name: str, base_url: str | None = None) -> str:
+    """Download URL of ``name``: Zenodo's ``.../files/<name>?download=1`` unless ``base_url`` is given."""
+    base = (base_url or ZENODO_RECORD_URL).rstrip("/")
+    return f"{base}/{urllib.request.quote(name)}?download=1"
+
+
+def _count_wavs(folder: Path) -> int:
+    if not folder.is_dir():
+        return 0
+    with os.scandir(folder) as entries:
+        return sum(1 for e in entries if e.name.lower().endswith(".wav") and e.is_file())
+
+
+def _split_problems(root: Path, split: str, expected: int | None, files: Sequence[RemoteFile]) -> list[str]:
+    """What is missing for one split (cheap: a directory count and file existence, no network)."""
+    problems = []
+    for remote in files:
+        if remote.split == split and remote.kind == "captions" and not (root / remote.name).is_file():
+            problems.append(f"{root / remote.name} is missing")
+    n_wavs = _count_wavs(root / split)
+    if n_wavs == 0:
+        problems.append(f"{root / split}/ holds no .wav files")
+    elif expected is not None and n_wavs != expected:
+        problems.append(f"{root / split}/ holds {n_wavs} .wav files, expected {expected}")
+    return problems
+
+
+def describe_missing(
+    root: str | os.PathLike[str],
+    expected_counts: Mapping[str, int] | None = CLOTHO_V1_COUNTS,
+    files: Sequence[RemoteFile] = CLOTHO_V1_FILES,
+) -> str:
+    """Human-readable list of what is missing under ``root`` ('' when complete). Never touches the network.
+
+    A copy is complete when both captions CSVs exist and ``development/`` and ``evaluation/`` hold
+    the expected number of .wav files (``expected_counts=None`` only requires them to be non-empty).
+    The metadata CSVs are not required: nothing in this project reads them.
+    """
+    root = Path(root)
+    problems = []
+    for split in SPLITS:
+        expected = None if expected_counts is None else expected_counts.get(split)
+        problems += _split_problems(root, split, expected, files)
+    return "\n".join(problems)
+
+
+def clotho_v1_present(
+    root: str | os.PathLike[str],
+    expected_counts: Mapping[str, int] | None = CLOTHO_V1_COUNTS,
+    files: Sequence[RemoteFile] = CLOTHO_V1_FILES,
+) -> bool:
+    """True when an extracted Clotho v1 copy is complete under ``root`` (see :func:`describe_missing`)."""
+    return describe_missing(root, expected_counts, files) == ""
+
+
+def verify_clotho_layout(
+    root: str | os.PathLike[str],
+    expected_counts: Mapping[str, int] = CLOTHO_V1_COUNTS,
+    captions_per_clip: int = CAPTIONS_PER_CLIP,
+    files: Sequence[RemoteFile] = CLOTHO_V1_FILES,
+) -> None:
+    """Check wav counts and captions CSV rows of every split; raise :class:`ClothoLayoutError` listing all problems.
+
+    Deeper per-file checks (unreadable or empty wavs, rows without audio) are the reader's job.
+    """
+    root = Path(root)
+    problems = describe_missing(root, expected_counts, files).splitlines()
+    for remote in files:
+        path = root / remote.name
+        if remote.kind != "captions" or not path.is_file():
+            continue
+        expected = expected_counts.get(remote.split)
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        if expected is not None and len(rows) - 1 != expected:
+            problems.append(f"{path} has {len(rows) - 1} caption rows, expected {expected}")
+        for number, row in enumerate(rows[1:], start=2):
+            captions = [c for c in row[1:] if c.strip()]
+            if len(captions) != captions_per_clip:
+                problems.append(f"{path} line {number} ({row[0] if row else '?'}): {len(captions)} captions, "
+                                f"expected {captions_per_clip}")
+    if problems:
+        raise ClothoLayoutError(f"Clotho copy at {root} is incomplete:\n  " + "\n  ".join(problems))
+
+
+def _extract_archive(archive: Path, root: Path, split: str) -> None:
+    """Unpack a 7z audio archive so that its wavs end up in ``root/<split>/``.
+
+    Extraction goes to a temporary folder first and is moved into place only when complete, so an
+    interrupted extraction never looks like a finished one. Clotho v1 archives hold a top-level
+    ``<split>/`` folder; an archive with the wavs at its top level is accepted too.
+    """
+    import py7zr  # imported here: only needed when extracting
+
+    staging = root / f".extracting-{split}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    log.info("extracting %s into %s", archive, root / split)
+    with py7zr.SevenZipFile(archive, mode="r") as seven:
+        seven.extractall(path=staging)
+    source = staging / split if (staging / split).is_dir() else staging
+    target = root / split
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(source, target)
+    if staging.exists():
+        shutil.rmtree(staging)
+
+
+def _manual_instructions(root: Path, missing: Sequence[RemoteFile], base_url: str | None) -> str:
+    lines = [f"  {file_url(r.name, base_url)}  (md5 {r.md5})" for r in missing]
+    return (
+        "Clotho v1 is not available and cannot be downloaded (no network?). Download these files:\n"
+        + "\n".join(lines)
+        + f"\nand put them in {root.resolve()}/ (keep the file names), then run again: the 7z archives "
+        f"are checked and unpacked to {root.resolve()}/development/ and {root.resolve()}/evaluation/. "
+        "Or pass `existing=` pointing at an already extracted Clotho v1 copy."
+    )
+
+
+def fetch_clotho_v1(
+    root: str | os.PathLike[str],
+    base_url: str | None = None,
+    existing: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    *,
+    files: Sequence[RemoteFile] = CLOTHO_V1_FILES,
+    expected_counts: Mapping[str, int] = CLOTHO_V1_COUNTS,
+    captions_per_clip: int = CAPTIONS_PER_CLIP,
+    keep_archives: bool = True,
+    timeout: float = 60.0,
+) -> Path:
+    """Make Clotho v1 available and return the folder that holds it (``root``, or ``existing``).
+
+    - ``existing`` given: it must be a complete extracted copy; it is returned without any network
+      access (an incomplete one raises :class:`ClothoNotAvailableError` listing what is missing).
+    - Complete copy under ``root``: returned, no network access.
+    - Otherwise each missing file is downloaded from ``base_url`` (Zenodo by default) with
+      :func:`download_file`, archives are extracted with py7zr, and the result is checked with
+      :func:`verify_clotho_layout`. Archives already downloaded are reused (md5-checked).
+
+    ``files``, ``expected_counts`` and ``captions_per_clip`` exist so tests can use tiny fakes.
+    Network failures raise :class:`ClothoNotAvailableError` naming the files, their URLs and ``root``.
+    """
+    if existing is not None:
+        existing = Path(existing)
+        missing = describe_missing(existing, expected_counts, files)
+        if missing:
+            raise ClothoNotAvailableError(f"the Clotho copy given as existing={existing} is incomplete:\n{missing}")
+        return existing
+    root = Path(root)
+    if clotho_v1_present(root, expected_counts, files):
+        return root
+    root.mkdir(parents=True, exist_ok=True)
+
+    to_download: list[RemoteFile] = []
+    to_extract: list[RemoteFile] = []
+    for remote in files:
+        path = root / remote.name
+        if remote.kind == "audio":
+            if not _split_problems(root, remote.split, expected_counts.get(remote.split), []):
+                continue  # this split's audio folder is already complete
+            to_extract.append(remote)
+        if not path.is_file():
+            to_download.append(remote)
+    try:
+        for remote in to_download:
+            download_file(file_url(remote.name, base_url), root / remote.name, remote.md5, progress,
+                          timeout=timeout)
+    except DownloadError as exc:
+        raise ClothoNotAvailableError(
+            f"{exc}\n" + _manual_instructions(root, to_download, base_url)
+        ) from exc
+
+    for remote in to_extract:
+        archive = root / remote.name
+        if remote not in to_download:  # downloaded by an earlier run or by hand: check it first
+            verify_or_delete(archive, remote.md5, remote.name)
+        _extract_archive(archive, root, remote.split)
+        if not keep_archives:
+            archive.unlink()
+    verify_clotho_layout(root, expected_counts, captions_per_clip, files)
+    return root

@@ -1,0 +1,217 @@
+"""Reader for Clotho-format corpora: ``<root>/<split>/*.wav`` plus ``<root>/clotho_captions_<split>.csv``.
+
+The same reader serves Clotho v1 and the synthetic corpus. Clips come back in CSV order (never
+directory-listing order) and are keyed by their full file name (the authors' ``name.split('.')[0]``
+merged distinct clips whose names hold a dot). Every problem is reported by file name, grouped by
+kind; by default they raise one :class:`ClothoFormatError`, with ``skip_bad=True`` the offending
+clips are left out and listed in the returned :class:`ReadReport`.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import soundfile as sf
+
+__all__ = [
+    "CAPTION_COLUMNS", "CSV_HEADER", "PROBLEM_KINDS", "Clip", "ReadReport", "ReadResult",
+    "ClothoFormatError", "captions_csv_path", "read_split", "read_clips", "clips_by_name",
+    "group_captions",
+]
+
+log = logging.getLogger(__name__)
+
+CAPTION_COLUMNS = tuple(f"caption_{k}" for k in range(1, 6))
+CSV_HEADER = ("file_name",) + CAPTION_COLUMNS
+
+# kind -> what it means; the order is the order of the error message
+PROBLEM_KINDS: Mapping[str, str] = {
+    "missing_audio": "listed in the captions CSV but no .wav file",
+    "unlisted_audio": ".wav file with no row in the captions CSV",
+    "empty_audio": ".wav file with no samples",
+    "unreadable_audio": ".wav file that cannot be decoded",
+    "bad_captions": "row without exactly 5 non-empty captions",
+    "duplicate_row": "file name on more than one CSV row",
+}
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One audio clip and its captions (five for Clotho)."""
+
+    file_name: str
+    audio_path: Path
+    captions: tuple[str, ...]
+
+
+@dataclass
+class ReadReport:
+    """What :func:`read_split` found: clip counts and the offending file names per problem kind."""
+
+    split: str
+    n_rows: int = 0
+    n_clips: int = 0
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def skipped(self) -> dict[str, list[str]]:
+        """Problem kinds that removed clips from the result (``unlisted_audio`` adds none to remove)."""
+        return {k: v for k, v in self.problems.items() if k != "unlisted_audio"}
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{len(v)} {k}" for k, v in self.problems.items())
+        return f"{self.split}: {self.n_clips} clips kept of {self.n_rows} CSV rows" + (f"; {counts}" if counts else "")
+
+
+@dataclass
+class ReadResult:
+    """The clips of one split, in CSV order, and the report of what was checked or skipped."""
+
+    clips: list[Clip]
+    report: ReadReport
+
+    def __iter__(self):  # noqa: ANN204 - convenience: iterate the clips directly
+        return iter(self.clips)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+
+class ClothoFormatError(ValueError):
+    """A Clotho-format corpus has problems; ``problems`` maps each kind to the file names at fault."""
+
+    def __init__(self, where: str, problems: Mapping[str, list[str]]) -> None:
+        self.problems = {k: list(v) for k, v in problems.items()}
+        lines = [f"{where} has problems:"]
+        for kind, names in self.problems.items():
+            lines.append(f"  {kind} ({PROBLEM_KINDS.get(kind, kind)}): {len(names)}")
+            lines += [f"    {name}" for name in names]
+        lines.append("Fix or remove these files, or read with skip_bad=True to leave them out.")
+        super().__init__("\n".join(lines))
+
+
+def captions_csv_path(root: str | os.PathLike[str], split: str) -> Path:
+    """``<root>/clotho_captions_<split>.csv``."""
+    return Path(root) / f"clotho_captions_{split}.csv"
+
+
+def _read_rows(csv_path: Path) -> list[list[str]]:
+    """Data rows of a captions CSV after checking its header; blank lines are ignored."""
+    if not csv_path.is_file():
+        raise FileNotFoundError(f"captions file not found: {csv_path}")
+    with open(csv_path, newline="", encoding="utf-8-sig") as handle:
+        rows = [row for row in csv.reader(handle) if row]
+    if not rows or tuple(h.strip() for h in rows[0]) != CSV_HEADER:
+        found = rows[0] if rows else "nothing"
+        raise ClothoFormatError(str(csv_path), {"bad_header": [f"expected {','.join(CSV_HEADER)}, found {found}"]})
+    return rows[1:]
+
+
+def _wav_names(folder: Path) -> set[str]:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"audio folder not found: {folder}")
+    with os.scandir(folder) as entries:
+        return {e.name for e in entries if e.name.lower().endswith(".wav") and e.is_file()}
+
+
+def _audio_problem(path: Path) -> str | None:
+    """'empty_audio' / 'unreadable_audio' from the file header only (cheap), else None."""
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        return "unreadable_audio"
+    return "empty_audio" if info.frames == 0 else None
+
+
+def read_split(
+    root: str | os.PathLike[str],
+    split: str,
+    *,
+    skip_bad: bool = False,
+    check_audio: bool = True,
+    captions_per_clip: int = 5,
+) -> ReadResult:
+    """Read one split of a Clotho-format corpus, checking every row and every wav.
+
+    Reports, by file name: CSV rows without a wav, wavs without a CSV row, empty or unreadable wavs
+    (``soundfile.info``: header only, so it stays cheap; ``check_audio=False`` skips it), rows
+    without exactly ``captions_per_clip`` non-empty captions, and file names on several rows (all
+    their rows are dropped: which captions are right is ambiguous). Default: raise one
+    :class:`ClothoFormatError` listing all of them; ``skip_bad=True``: warn with the count per kind
+    and return the good clips with the report.
+    """
+    root = Path(root)
+    csv_path = captions_csv_path(root, split)
+    rows = _read_rows(csv_path)
+    audio_dir = root / split
+    wavs = _wav_names(audio_dir)
+    problems: dict[str, list[str]] = {kind: [] for kind in PROBLEM_KINDS}
+
+    counts = Counter(row[0] for row in rows)
+    problems["duplicate_row"] = sorted(name for name, n in counts.items() if n > 1)
+    clips: list[Clip] = []
+    for row in rows:
+        name = row[0]
+        if counts[name] > 1:
+            continue
+        captions = tuple(row[1:])
+        if len(captions) != captions_per_clip or any(not c.strip() for c in captions):
+            problems["bad_captions"].append(name)
+            continue
+        if name not in wavs:
+            problems["missing_audio"].append(name)
+            continue
+        path = audio_dir / name
+        if check_audio and (kind := _audio_problem(path)) is not None:
+            problems[kind].append(name)
+            continue
+        clips.append(Clip(name, path, captions))
+    problems["unlisted_audio"] = sorted(wavs - set(counts))
+    problems = {k: v for k, v in problems.items() if v}
+
+    report = ReadReport(split=split, n_rows=len(rows), n_clips=len(clips), problems=problems)
+    if problems and not skip_bad:
+        raise ClothoFormatError(f"{split} split of {root}", problems)
+    if problems:
+        message = f"skipped bad clips in {audio_dir}: " + ", ".join(f"{len(v)} {k}" for k, v in problems.items())
+        log.warning(message)
+        warnings.warn(message, stacklevel=2)
+    return ReadResult(clips, report)
+
+
+def read_clips(root: str | os.PathLike[str], split: str, **kwargs: object) -> list[Clip]:
+    """Just the clips of :func:`read_split` (same checks and options)."""
+    return read_split(root, split, **kwargs).clips  # type: ignore[arg-type]
+
+
+def clips_by_name(clips: Iterable[Clip]) -> dict[str, Clip]:
+    """Index clips by their full file name (dots included); a repeated name is an error naming it."""
+    index: dict[str, Clip] = {}
+    for clip in clips:
+        if clip.file_name in index:
+            raise ValueError(f"clip {clip.file_name!r} appears twice")
+        index[clip.file_name] = clip
+    return index
+
+
+def group_captions(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Group (file_name, caption) pairs by the full file name, keeping first-seen order.
+
+    Used to gather a clip's references for evaluation; the key is the whole name, so
+    ``a.1.wav`` and ``a.2.wav`` stay two clips.
+    """
+    grouped: dict[str, list[str]] = {}
+    for name, caption in pairs:
+        grouped.setdefault(name, []).append(caption)
+    return grouped

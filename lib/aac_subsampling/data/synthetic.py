@@ -1,0 +1,361 @@
+"""Synthetic Clotho-format corpus: the offline default data set.
+
+``generate_corpus(root, preset="quick", seed=0)`` writes, deterministically (same seed and sizes ->
+byte-identical files)::
+
+    root/development/synthetic development 0000.wav ...   16-bit PCM mono 44.1 kHz
+    root/evaluation/synthetic evaluation 0000.wav ...
+    root/clotho_captions_development.csv                  Clotho's header and quoting
+    root/clotho_captions_evaluation.csv
+    root/events_development.json                          ground truth: events, order, onsets
+    root/events_evaluation.json
+    root/synthetic_corpus.json                            marker + settings + summary
+
+Each clip holds 1-3 of twelve procedurally synthesised sound events (:mod:`.synth_events`) in
+1-3 consecutive *slots*, optionally with a continuous companion event during a slot; its five
+captions (:mod:`.synth_captions`) state the events, their order ("then"), overlap ("while"),
+loudness and repetition counts, so they are predictable from the audio. Every 10th file name holds
+an extra dot (``... v1.3.wav``) so that code grouping by ``name.split('.')[0]`` would be caught.
+
+Each clip is a pure function of (seed, split, index): generating 8 clips gives the first 8 clips of
+a 200-clip corpus with the same seed. Files whose bytes would not change are not rewritten, so a
+regenerated corpus keeps its modification times (and the feature cache stays valid).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from aac_subsampling.data.reader import CSV_HEADER
+from aac_subsampling.data.synth_captions import Mention, Slot, caption_words, make_captions
+from aac_subsampling.data.synth_events import EVENT_NAMES, EVENTS, render_event, slot_min_seconds
+
+__all__ = ["CorpusPreset", "PRESETS", "EVENT_NAMES", "MIN_DURATION", "SPLITS", "CorpusSummary",
+           "generate_corpus", "plan_clip", "synthesise_clip", "resolve_preset", "clip_name"]
+
+MIN_DURATION = 3.0  # seconds; sub-sampling M = 16 needs 256 frames (~2.97 s at 44.1 kHz)
+SPLITS = ("development", "evaluation")
+MARKER = "synthetic_corpus.json"
+LOUDNESS_DB = {"quiet": -20.0, "normal": -10.0, "loud": 0.0}
+LOUD_PEAK = 0.7  # impulsive events at "loud": peak amplitude
+LOUD_RMS = 0.14  # continuous events at "loud": RMS
+NOISE_FLOOR_RMS = 3e-4  # about -70 dBFS, so silence is never digital zero
+HEADROOM_PEAK = 0.98
+
+
+@dataclass(frozen=True)
+class CorpusPreset:
+    """Sizes and shape of a synthetic corpus; every field can be overridden in :func:`generate_corpus`."""
+
+    n_development: int
+    n_evaluation: int
+    min_duration: float  # seconds, at least MIN_DURATION
+    max_duration: float
+    max_events: int = 3  # events per clip: 1..max_events
+    event_count_weights: tuple[float, float, float] = (0.3, 0.45, 0.25)  # P(1, 2, 3 events)
+    loudness_weights: tuple[float, float, float] = (0.3, 0.4, 0.3)  # P(quiet, normal, loud)
+    companion_probability: float = 0.4  # chance a slot pairs an event with a continuous one
+    event_names: tuple[str, ...] = EVENT_NAMES
+    sample_rate: int = 44100
+
+
+PRESETS: dict[str, CorpusPreset] = {
+    # seconds to make; for CI and tests
+    "smoke": CorpusPreset(n_development=8, n_evaluation=4, min_duration=3.0, max_duration=3.5),
+    # the offline default: the five-model training must fit ~15 min on 2 CPU cores
+    "quick": CorpusPreset(n_development=200, n_evaluation=60, min_duration=3.0, max_duration=5.0),
+    # Clotho v1's sizes and durations, for speed benchmarks only
+    "clotho-shaped": CorpusPreset(n_development=2893, n_evaluation=1045, min_duration=15.0, max_duration=30.0),
+}
+
+
+@dataclass
+class CorpusSummary:
+    """What :func:`generate_corpus` wrote."""
+
+    root: Path
+    preset: str
+    seed: int
+    settings: dict[str, Any]
+    clips: dict[str, int]  # split -> number of clips
+    seconds: dict[str, float]  # split -> total audio duration
+    event_counts: dict[str, dict[str, int]]  # split -> event -> clips holding it
+    vocabulary_size: int  # distinct words over all captions
+    caption_words: tuple[int, int]  # (min, max) words per caption
+    files_written: int = 0
+    files_unchanged: int = 0
+    files_removed: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary without run-specific fields (root, files written), so identical corpora get identical markers."""
+        data = dataclasses.asdict(self)
+        for key in ("root", "files_written", "files_unchanged", "files_removed"):
+            data.pop(key)
+        return data
+
+
+def resolve_preset(preset: str | CorpusPreset, **overrides: Any) -> CorpusPreset:
+    """The named (or given) preset with ``overrides`` applied and checked; errors name the bad parameter."""
+    if isinstance(preset, str):
+        if preset not in PRESETS:
+            raise KeyError(f"unknown synthetic corpus preset {preset!r}; choose one of {sorted(PRESETS)}")
+        preset = PRESETS[preset]
+    known = {f.name for f in dataclasses.fields(CorpusPreset)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise TypeError(f"unknown synthetic corpus parameter(s) {sorted(unknown)}; known: {sorted(known)}")
+    p = dataclasses.replace(preset, **overrides)
+    if p.min_duration < MIN_DURATION:
+        raise ValueError(f"min_duration={p.min_duration} s is below {MIN_DURATION} s (M = 16 needs 256 frames)")
+    if p.max_duration < p.min_duration:
+        raise ValueError(f"max_duration={p.max_duration} is below min_duration={p.min_duration}")
+    if not 1 <= p.max_events <= 3:
+        raise ValueError(f"max_events must be 1, 2 or 3, got {p.max_events}")
+    if p.n_development < 0 or p.n_evaluation < 0:
+        raise ValueError("n_development and n_evaluation must be >= 0")
+    bad = set(p.event_names) - set(EVENT_NAMES)
+    if bad or len(p.event_names) < p.max_events:
+        raise ValueError(f"event_names must hold at least max_events known events; unknown: {sorted(bad)}")
+    if p.sample_rate != 44100:
+        raise ValueError(f"the synthetic corpus is written at 44100 Hz, got sample_rate={p.sample_rate}")
+    return p
+
+
+def clip_name(split: str, index: int) -> str:
+    """File name of clip ``index``: spaces as in Clotho, and an extra dot in every 10th name."""
+    suffix = f" v1.{index % 7}" if index % 10 == 3 else ""
+    return f"synthetic {split} {index:04d}{suffix}.wav"
+
+
+def _choose(rng: np.random.Generator, options: Sequence[Any], weights: Sequence[float] | None = None) -> Any:
+    if weights is None:
+        return options[int(rng.integers(len(options)))]
+    w = np.asarray(weights, dtype=float)[: len(options)]
+    return options[int(rng.choice(len(options), p=w / w.sum()))]
+
+
+def plan_clip(rng: np.random.Generator, duration: float, p: CorpusPreset) -> list[Slot]:
+    """Draw the clip's events: how many, which, loudness, counts, and their slot structure.
+
+    Plans that cannot fit ``duration`` (e.g. three slow impulsive events in 3 s) are redrawn; the
+    number of events falls back towards 1 after repeated misses, so the loop always ends.
+    """
+    for attempt in range(100):
+        n_events = _choose(rng, range(1, p.max_events + 1), p.event_count_weights)
+        n_events = max(1, n_events - attempt // 30)
+        names = [p.event_names[i] for i in rng.permutation(len(p.event_names))[:n_events]]
+        mentions = [
+            Mention(name, _choose(rng, ("quiet", "normal", "loud"), p.loudness_weights),
+                    int(rng.integers(1, 4)) if EVENTS[name].impulsive else 0)
+            for name in names
+        ]
+        slots = _group_into_slots(rng, mentions, p.companion_probability)
+        if sum(_slot_seconds(s) for s in slots) <= duration:
+            return slots
+    raise RuntimeError(f"could not plan a clip of {duration:.2f} s")  # unreachable with MIN_DURATION >= 3
+
+
+def _group_into_slots(rng: np.random.Generator, mentions: list[Mention], companion_probability: float) -> list[Slot]:
+    """Pair at most one event with a continuous companion, the rest play in sequence."""
+    continuous = [m for m in mentions if m.count == 0]
+    if len(mentions) >= 2 and continuous and rng.random() < companion_probability:
+        companion = _choose(rng, continuous)
+        rest = [m for m in mentions if m is not companion]
+        host = int(rng.integers(len(rest)))
+        return [Slot(m, companion if i == host else None) for i, m in enumerate(rest)]
+    return [Slot(m) for m in mentions]
+
+
+def _slot_seconds(slot: Slot) -> float:
+    need = slot_min_seconds(slot.main.event, slot.main.count)
+    if slot.companion is not None:
+        need = max(need, slot_min_seconds(slot.companion.event, 0))
+    return need
+
+
+def _gain(mention: Mention) -> float:
+    base = LOUD_PEAK if EVENTS[mention.event].impulsive else LOUD_RMS
+    return base * 10.0 ** (LOUDNESS_DB[mention.loudness] / 20.0)
+
+
+def _mention_json(m: Mention, start: float, end: float, onsets: list[float], role: str) -> dict[str, Any]:
+    return {"event": m.event, "role": role, "loudness": m.loudness, "count": m.count,
+            "start": round(start, 4), "end": round(end, 4), "onsets": [round(start + o, 4) for o in onsets]}
+
+
+def synthesise_clip(seed: int, split: str, index: int, p: CorpusPreset) -> tuple[np.ndarray, list[str], dict[str, Any]]:
+    """One clip: int16 samples, five captions and its ground-truth metadata.
+
+    Its random stream is ``default_rng([seed, split, index])``, independent of every other clip.
+    """
+    split_id = SPLITS.index(split)
+    rng = np.random.default_rng([seed, split_id, index])
+    sr = p.sample_rate
+    duration = float(rng.uniform(p.min_duration, p.max_duration))
+    n = int(round(duration * sr))
+    slots = plan_clip(rng, duration, p)
+
+    needs = np.array([_slot_seconds(s) for s in slots])
+    shares = rng.dirichlet(np.ones(len(slots))) if len(slots) > 1 else np.ones(1)
+    lengths = needs + shares * (duration - needs.sum())
+    bounds = np.concatenate([[0.0], np.cumsum(lengths)])
+    bounds[-1] = duration
+
+    mix = np.zeros(n + 2 * sr)  # room for decaying tails; cut to n below
+    events = []
+    for slot, start, end in zip(slots, bounds[:-1], bounds[1:]):
+        s0, s1 = int(round(start * sr)), int(round(end * sr))
+        for mention, role in ((slot.main, "main"), (slot.companion, "companion")):
+            if mention is None:
+                continue
+            delay = 0.0
+            if mention.count:  # impulsive: start somewhere in the first part of the slot's spare time
+                spare = end - start - slot_min_seconds(mention.event, mention.count)
+                delay = float(rng.uniform(0.0, 0.6 * spare)) if spare > 0 else 0.0
+            audio, onsets = render_event(mention.event, rng, s1 - s0, sr, mention.count, delay)
+            mix[s0:s0 + audio.size] += _gain(mention) * audio
+            events.append(_mention_json(mention, start, end, onsets, role))
+    mix = mix[:n] + NOISE_FLOOR_RMS * rng.standard_normal(n)
+    peak = float(np.max(np.abs(mix)))
+    if peak > HEADROOM_PEAK:
+        mix *= HEADROOM_PEAK / peak
+    samples = np.round(mix * 32767.0).astype(np.int16)
+
+    captions = make_captions(slots, rng)
+    meta = {"duration": round(n / sr, 6), "n_samples": n, "slots": len(slots), "events": events,
+            "scaled_by": round(min(1.0, HEADROOM_PEAK / peak), 4)}
+    return samples, captions, meta
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    """Write ``data`` atomically unless the file already holds exactly these bytes; True if written."""
+    if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
+        return False
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return True
+
+
+def _wav_bytes(samples: np.ndarray, sr: int) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, sr, subtype="PCM_16", format="WAV")
+    return buffer.getvalue()
+
+
+def _make_one(args: tuple[Path, int, str, int, CorpusPreset]) -> tuple[str, list[str], dict[str, Any], bool]:
+    folder, seed, split, index, p = args
+    samples, captions, meta = synthesise_clip(seed, split, index, p)
+    name = clip_name(split, index)
+    written = _write_if_changed(folder / name, _wav_bytes(samples, p.sample_rate))
+    return name, captions, meta, written
+
+
+def _captions_csv(rows: list[tuple[str, list[str]]]) -> bytes:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    for name, captions in rows:
+        writer.writerow([name, *captions])
+    return buffer.getvalue().encode("utf-8")
+
+
+def _check_root(root: Path) -> None:
+    """Refuse to write into (and prune) folders that hold wavs but are not a synthetic corpus."""
+    if (root / MARKER).is_file():
+        return
+    for split in SPLITS:
+        folder = root / split
+        if folder.is_dir() and any(e.name.lower().endswith(".wav") for e in os.scandir(folder)):
+            raise FileExistsError(
+                f"{folder} holds .wav files but {root} has no {MARKER}: refusing to mix a synthetic corpus "
+                "into another data set; choose an empty folder"
+            )
+
+
+def generate_corpus(
+    root: str | os.PathLike[str],
+    preset: str | CorpusPreset = "quick",
+    seed: int = 0,
+    *,
+    workers: int | None = 1,
+    **overrides: Any,
+) -> CorpusSummary:
+    """Write a synthetic Clotho-format corpus under ``root`` and return a summary of it.
+
+    ``preset`` names an entry of :data:`PRESETS` (``smoke``, ``quick``, ``clotho-shaped``);
+    keyword ``overrides`` change any :class:`CorpusPreset` field (e.g. ``n_development=16``).
+    ``workers`` > 1 synthesises clips in that many processes (``None``: all cores); the output
+    does not depend on it. Wavs left from an earlier, larger corpus in the same root are removed.
+    """
+    root = Path(root)
+    preset_name = preset if isinstance(preset, str) else "custom"
+    p = resolve_preset(preset, **overrides)
+    _check_root(root)
+    counts = {"development": p.n_development, "evaluation": p.n_evaluation}
+    written = unchanged = 0
+    removed: list[str] = []
+    clips: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    event_counts: dict[str, dict[str, int]] = {}
+    all_words: set[str] = set()
+    lengths: list[int] = []
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    for split in SPLITS:
+        folder = root / split
+        folder.mkdir(parents=True, exist_ok=True)
+        jobs = [(folder, seed, split, i, p) for i in range(counts[split])]
+        if workers > 1 and len(jobs) > 1:
+            with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+                results = list(pool.map(_make_one, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
+        else:
+            results = [_make_one(job) for job in jobs]
+        rows, metadata = [], {}
+        for name, captions, meta, was_written in results:
+            rows.append((name, captions))
+            metadata[name] = meta
+            written += was_written
+            unchanged += not was_written
+            for caption in captions:
+                words = caption_words(caption)
+                all_words.update(words)
+                lengths.append(len(words))
+        keep = {name for name, _ in rows}
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            if entry.name.lower().endswith(".wav") and entry.name not in keep:
+                os.remove(entry.path)
+                removed.append(f"{split}/{entry.name}")
+        events_doc = {"split": split, "seed": seed, "sample_rate": p.sample_rate, "clips": metadata}
+        for path, data in ((root / f"clotho_captions_{split}.csv", _captions_csv(rows)),
+                           (root / f"events_{split}.json", (json.dumps(events_doc, indent=1) + "\n").encode())):
+            if _write_if_changed(path, data):
+                written += 1
+            else:
+                unchanged += 1
+        clips[split] = len(rows)
+        seconds[split] = round(sum(m["duration"] for m in metadata.values()), 3)
+        event_counts[split] = dict(sorted(Counter(
+            e["event"] for m in metadata.values() for e in m["events"]).items()))
+    settings = dataclasses.asdict(p)
+    settings["event_names"] = list(p.event_names)
+    summary = CorpusSummary(
+        root=root, preset=preset_name, seed=seed, settings=settings, clips=clips, seconds=seconds,
+        event_counts=event_counts, vocabulary_size=len(all_words),
+        caption_words=(min(lengths), max(lengths)) if lengths else (0, 0),
+        files_written=written, files_unchanged=unchanged, files_removed=removed,
+    )
+    _write_if_changed(root / MARKER, (json.dumps(summary.to_json(), indent=1, sort_keys=True) + "\n").encode())
+    return summary
