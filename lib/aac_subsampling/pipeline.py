@@ -99,6 +99,7 @@ def prepare_data(
 ) -> dict[str, Any]:
     """Corpus -> checked clips -> cached features -> vocabulary; writes ``prepared.json``."""
     started = time.perf_counter()
+    results_dir.mkdir(parents=True, exist_ok=True)
     corpus = ensure_corpus(profile_name, data_dir, progress)
     feature_config = get_profile(profile_name).config().features
     record: dict[str, Any] = {"profile": profile_name, "data_dir": str(data_dir), **corpus,
@@ -163,6 +164,7 @@ def train_subsampling_model(
     prepared = load_prepared(results_dir)
     config = run_config(profile_name, factor, seed, device)
     directory = model_dir(results_dir, factor)
+    directory.mkdir(parents=True, exist_ok=True)
     checkpoint = directory / "checkpoint.pt"
     if not resume and checkpoint.exists():
         checkpoint.unlink()
@@ -192,7 +194,7 @@ def evaluate_subsampling_model(
     bootstrap_resamples: int = 1000, progress: bool = True,
 ) -> dict[str, Any]:
     """Caption the evaluation split, score it and measure Table 2's columns; writes ``M<M>/evaluation.json``."""
-    from aac_subsampling.evaluation import bootstrap_ci, evaluate_captions
+    from aac_subsampling.evaluation import evaluate_captions
 
     prepared = load_prepared(results_dir)
     config = run_config(profile_name, factor, seed, device)
@@ -214,7 +216,7 @@ def evaluate_subsampling_model(
 
     evaluation = evaluate_captions(predictions, prepared.references("evaluation"), work_dir=directory)
     evaluation.write(directory)
-    intervals = bootstrap_ci(evaluation, n_resamples=bootstrap_resamples, seed=seed)
+    intervals = evaluation.bootstrap(n_resamples=bootstrap_resamples, seed=seed)
     intervals.to_csv(directory / "bootstrap_ci.csv", index=False)
     write_predictions(directory / "predictions.csv", predictions, prepared.references("evaluation"))
 
@@ -223,7 +225,7 @@ def evaluate_subsampling_model(
     lengths = measure_encoder_lengths(model.encoder, (1292, 2584))
     record = {
         "M": factor, "profile": profile_name, "n_clips": len(clip_ids),
-        "metrics": evaluation.corpus, "unavailable": evaluation.unavailable,
+        "metrics": evaluation.corpus, "unavailable": evaluation.unavailable, "tokenizer": evaluation.tokenizer,
         "inference_time_s": inference_time, "device": str(target),
         "encoder_lengths": {str(k): v for k, v in lengths.items()},
         "corpus_encoder_lengths": {
