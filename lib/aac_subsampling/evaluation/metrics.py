@@ -5,9 +5,10 @@ the clip's references with the coco-caption metrics the DCASE 2020
 caption-evaluation tools report (BLEU1-4, METEOR 1.5, ROUGE-L, CIDEr, SPICE,
 SPIDEr), using pycocoevalcap's own scorers and jars:
 
-* Tokenisation: Stanford PTBTokenizer (``stanford-corenlp-3.4.1.jar`` shipped
-  in pycocoevalcap) with ``-preserveLines -lowerCase``, then removal of the
-  tokens in pycocoevalcap's ``PUNCTUATIONS`` list, exactly as
+* Tokenisation (:mod:`.tokenization`): Stanford PTBTokenizer
+  (``stanford-corenlp-3.4.1.jar`` shipped in pycocoevalcap) with
+  ``-preserveLines -lowerCase``, then removal of the tokens in
+  pycocoevalcap's ``PUNCTUATIONS`` list, exactly as
   ``pycocoevalcap.tokenizer.ptbtokenizer.PTBTokenizer``. The jar is called
   directly (same class and flags) so that the chosen ``java`` is used and the
   temporary input file lives in this run's directory rather than inside the
@@ -15,13 +16,13 @@ SPIDEr), using pycocoevalcap's own scorers and jars:
   as COCOEvalCap does (PTB's look-ahead crosses line ends). Unlike
   pycocoevalcap, the JVM is told to use UTF-8 for files and stdout, so
   non-ASCII captions do not depend on the locale. Without Java,
-  :func:`fallback_tokenize` (pure Python) imitates it.
+  :func:`~.tokenization.fallback_tokenize` (pure Python) imitates it.
 * BLEU: ``BleuScorer(n=4)`` with the 'closest' reference length, as
   pycocoevalcap's ``Bleu``; per-clip n-gram counts are kept for the bootstrap.
 * METEOR 1.5: ``meteor-1.5.jar -stdio -l en -norm`` (pycocoevalcap's command)
-  driven by :class:`MeteorScorer`: one JVM per evaluation, started first so
-  that its start-up overlaps tokenisation and the Python metrics, and always
-  terminated afterwards.
+  driven by :class:`~.meteor.MeteorScorer`: one JVM per evaluation, started
+  first so that its start-up overlaps tokenisation and the Python metrics,
+  and always terminated afterwards.
 * ROUGE-L: pycocoevalcap ``Rouge`` (LCS F-measure, beta = 1.2).
 * CIDEr: pycocoevalcap ``Cider``. pycocoevalcap 1.2 ships no separate
   ``CiderD`` class; its ``Cider`` *is* CIDEr-D (n = 1..4, n-gram tf-idf with
@@ -37,30 +38,29 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shutil
 import subprocess
 import tempfile
-import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from .bootstrap import BLEU_STAT_COLUMNS, METEOR_STAT_COLUMNS, bootstrap_ci
+from .meteor import MeteorScorer
 from .spice import (
     SpiceUnavailableError,
     find_java,
     java_major_version,
-    pycocoevalcap_dir,
     run_spice,
     spice_status,
 )
+from .tokenization import fallback_tokenize, ptb_tokenize
 
 __all__ = [
     "JAVA_METRICS",
@@ -164,312 +164,6 @@ def validate_inputs(
             f"references must be non-empty lists of strings; not for {_preview(bad_refs)}"
         )
     return ids
-
-
-# --------------------------------------------------------------------------
-# Tokenisation
-# --------------------------------------------------------------------------
-
-PTB_JAR = "stanford-corenlp-3.4.1.jar"
-PTB_CLASS = "edu.stanford.nlp.process.PTBTokenizer"
-_LINE_BREAKS = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-
-
-def _punctuations() -> frozenset[str]:
-    from pycocoevalcap.tokenizer.ptbtokenizer import PUNCTUATIONS
-
-    return frozenset(PUNCTUATIONS)
-
-
-def _strip_punctuation(line: str, punctuations: frozenset[str]) -> str:
-    return " ".join(w for w in line.rstrip().split(" ") if w not in punctuations)
-
-
-def ptb_tokenize(sentences: Sequence[str], *, java: str, run_dir: Path) -> list[str]:
-    """Tokenise with Stanford's PTBTokenizer exactly as pycocoevalcap does.
-
-    One JVM call for all sentences (one per line, ``-preserveLines``), input
-    written to a uniquely named file in ``run_dir``. Line breaks inside a
-    sentence become spaces (all kinds, so that no sentence can shift the ones
-    after it). Note that PTB's lexer looks across line ends: a one-letter
-    abbreviation ending a line ("... a.") keeps its period unless the next line
-    starts with certain capitalised words ("The", "In", ...), so the result for
-    one sentence can depend on the next one, as in pycocoevalcap.
-    """
-    text = "\n".join(_LINE_BREAKS.sub(" ", s) for s in sentences)
-    with tempfile.NamedTemporaryFile(
-        "wb", dir=run_dir, prefix="ptb-", suffix=".txt", delete=False
-    ) as handle:
-        handle.write(text.encode("utf-8"))
-    input_path = Path(handle.name)
-    jar = pycocoevalcap_dir() / "tokenizer" / PTB_JAR
-    command = [
-        java,
-        "-Dfile.encoding=UTF-8",
-        "-Dstdout.encoding=UTF-8",
-        "-cp",
-        str(jar),
-        PTB_CLASS,
-        "-preserveLines",
-        "-lowerCase",
-        str(input_path),
-    ]
-    proc = subprocess.run(
-        command, stdin=subprocess.DEVNULL, capture_output=True, check=False, timeout=600
-    )
-    if proc.returncode != 0:
-        err = " ".join(proc.stderr.decode("utf-8", "replace").split())[-600:]
-        raise RuntimeError(f"PTBTokenizer failed (exit {proc.returncode}): {err}")
-    lines = proc.stdout.decode("utf-8", errors="replace").split("\n")
-    if len(lines) < len(sentences):
-        raise RuntimeError(
-            f"PTBTokenizer returned {len(lines)} lines for {len(sentences)} sentences"
-        )
-    punctuations = _punctuations()
-    return [_strip_punctuation(line, punctuations) for line in lines[: len(sentences)]]
-
-
-# Pure-Python imitation of PTBTokenizer (-preserveLines -lowerCase) for captions.
-_UNICODE_MAP = str.maketrans(
-    {
-        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
-        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2032": "'",
-        "\u2013": "--", "\u2014": "--", "\u2015": "--",
-        "\u2026": "...", "\u00a0": " ",
-    }
-)
-_BRACKETS = {"(": "-lrb-", ")": "-rrb-", "[": "-lsb-", "]": "-rsb-", "{": "-lcb-", "}": "-rcb-"}
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms dr st vs etc ca jr sr prof inc ltd mt".split()
-)
-_SPECIAL_WORDS = {
-    "cannot": ["can", "not"],
-    "gonna": ["gon", "na"],
-    "gotta": ["got", "ta"],
-    "wanna": ["wan", "na"],
-    "y'all": ["y'", "all"],
-    "'tis": ["'t", "is"],
-    "'twas": ["'t", "was"],
-    "rock'n'roll": ["rock", "'n'", "roll"],
-}
-# Capitalised words after which PTB 3.4.1 treats a one-letter abbreviation
-# ("a.") as sentence-final and splits its period (probed with the jar): the
-# word must follow after whitespace (line breaks included) and be followed by
-# whitespace ("The," or "The" at the very end of the input do not count).
-_SENTENCE_STARTER_AHEAD = re.compile(
-    r"\s+"
-    r"(?:The|In|A|An|It|He|She|We|They|This|That|There|These|At|As|But|So|If|When|"
-    r"While|Some|Many|You|Her|Our|Their|What|After|Then|Now|Here|Mr\.)\s"
-)
-_NUMBER_AHEAD = re.compile(r"\s+\d")
-_LOOKAHEAD_CHARS = 64
-_CLITICS = ("n't", "'s", "'m", "'re", "'ve", "'ll", "'d")
-_W = r"[^\W_]"
-_FALLBACK_TOKEN = re.compile(
-    rf"""
-    (?P<special>'tis|'twas)(?!{_W})
-  | (?P<acronym>[a-z](?:\.[a-z])+\.)
-  | (?P<abbrev>[a-z]+\.)(?=$|[^\w.])
-  | (?P<number>(?<!{_W})-?\d+(?:[.,:]\d+)+|(?<!{_W})-\d+)
-  | (?P<clitic>(?:'(?:s|m|re|ve|ll|d)|n't))(?!{_W})
-  | (?P<word>{_W}+(?:(?:[-./]|')(?={_W}){_W}+)*)
-  | (?P<tag>[#@]{_W}+)
-  | (?P<dashes>-{{2,}})
-  | (?P<dots>\.{{3,}})
-  | (?P<bangs>[!?]+)
-  | (?P<other>\S)
-    """,
-    re.VERBOSE,
-)
-
-
-def _split_word(word: str) -> list[str]:
-    if word in _SPECIAL_WORDS:
-        return list(_SPECIAL_WORDS[word])
-    for clitic in _CLITICS:
-        if word.endswith(clitic) and len(word) > len(clitic):
-            return [word[: -len(clitic)], clitic]
-    return [word]
-
-
-def _fallback_chunk(chunk: str, *, following: str) -> list[str]:
-    """Tokens of one lower-cased whitespace chunk; ``following``: the raw text after it."""
-    tokens: list[str] = []
-    for match in _FALLBACK_TOKEN.finditer(chunk):
-        kind, text = match.lastgroup, match.group()
-        if kind == "special":
-            tokens += _SPECIAL_WORDS[text]
-        elif kind == "abbrev":
-            stem = text[:-1]
-            keep = (
-                stem in _ABBREVIATIONS
-                or (len(stem) == 1 and not _SENTENCE_STARTER_AHEAD.match(following))
-                or (stem == "no" and _NUMBER_AHEAD.match(following) is not None)
-            )
-            tokens += [text] if keep else _split_word(stem) + ["."]
-        elif kind == "word":
-            tokens += _split_word(text)
-        elif kind == "dashes":
-            tokens.append("--")
-        elif kind == "dots":
-            tokens.append("...")
-        elif kind == "other" and text in _BRACKETS:
-            tokens.append(_BRACKETS[text])
-        elif kind == "other" and text == '"':
-            tokens.append("''")
-        else:
-            tokens.append(text)
-    return tokens
-
-
-def fallback_tokenize(sentences: Sequence[str]) -> list[str]:
-    """Pure-Python stand-in for PTB tokenisation + punctuation removal.
-
-    Used only when no Java runtime exists. Lower-cases, splits off
-    punctuation, brackets (``-lrb-`` etc., which pycocoevalcap keeps),
-    quotes, clitics (``do n't``, ``it 's``) and PTB's special words
-    (``can not``, ``gon na``), keeps acronyms (``u.s.``), known abbreviations,
-    numbers (``3.5``, ``5:30``) and hyphenated words together, then drops the
-    tokens in pycocoevalcap's ``PUNCTUATIONS``. Like PTB it looks one word
-    ahead, across sentence boundaries, for one-letter abbreviations. It
-    agrees with PTBTokenizer on ordinary captions (checked in the tests);
-    exotic input (emoticons, URLs, rare abbreviations) may differ.
-    """
-    punctuations = _punctuations()
-    lines = [_LINE_BREAKS.sub(" ", s).translate(_UNICODE_MAP) for s in sentences]
-    # PTB reads all lines as one text and looks ahead across line ends.
-    text, start, out = "\n".join(lines), 0, []
-    for line in lines:
-        tokens: list[str] = []
-        for chunk in re.finditer(r"\S+", line):
-            end = start + chunk.end()
-            following = text[end : end + _LOOKAHEAD_CHARS]
-            tokens += _fallback_chunk(chunk.group().lower(), following=following)
-        out.append(" ".join(t for t in tokens if t not in punctuations))
-        start += len(line) + 1
-    return out
-
-
-# --------------------------------------------------------------------------
-# METEOR
-# --------------------------------------------------------------------------
-
-
-class MeteorScorer:
-    """One METEOR 1.5 JVM (pycocoevalcap's jar and command), reusable and closable.
-
-    Use as a context manager or call :meth:`close`; the process is also killed
-    when the object is garbage-collected. Thread-safe (one lock around each
-    :meth:`score` call).
-    """
-
-    def __init__(self, java: str = "java", *, xmx: str = "2G", stderr_path: Path | None = None):
-        meteor_dir = pycocoevalcap_dir() / "meteor"
-        self.command = [java, "-jar", f"-Xmx{xmx}", "meteor-1.5.jar"]
-        self.command += ["-", "-", "-stdio", "-l", "en", "-norm"]
-        self._stderr_path = Path(stderr_path) if stderr_path else None
-        self._stderr: IO[bytes] | None = open(stderr_path, "wb") if stderr_path else None
-        self._lock = threading.Lock()
-        self.process = subprocess.Popen(
-            self.command,
-            cwd=str(meteor_dir),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr if self._stderr is not None else subprocess.DEVNULL,
-        )
-
-    def __enter__(self) -> MeteorScorer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    @property
-    def closed(self) -> bool:
-        return self.process.poll() is not None
-
-    def close(self, timeout: float = 10.0) -> None:
-        """Stop the JVM (closing stdin ends it; killed if it lingers)."""
-        proc = getattr(self, "process", None)
-        if proc is not None:
-            try:
-                if proc.stdin and not proc.stdin.closed:
-                    proc.stdin.close()  # end of input: METEOR exits
-            except OSError:  # broken pipe: it is gone already
-                pass
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            if proc.stdout:
-                proc.stdout.close()
-        if self._stderr is not None:
-            self._stderr.close()
-            self._stderr = None
-
-    def _died(self) -> RuntimeError:
-        try:
-            code = self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            code = None
-        detail = ""
-        if self._stderr_path is not None and self._stderr_path.is_file():
-            text = self._stderr_path.read_text(encoding="utf-8", errors="replace")
-            detail = ": " + " ".join(text.split())[-400:]
-        return RuntimeError(f"METEOR process ended unexpectedly (exit {code}){detail}")
-
-    def _ask(self, line: str) -> None:
-        assert self.process.stdin is not None
-        try:
-            self.process.stdin.write((line + "\n").encode("utf-8"))
-            self.process.stdin.flush()
-        except (BrokenPipeError, ValueError) as exc:
-            raise self._died() from exc
-
-    def _answer(self) -> str:
-        assert self.process.stdout is not None
-        reply = self.process.stdout.readline()
-        if not reply:
-            raise self._died()
-        return reply.decode("utf-8").strip()
-
-    @staticmethod
-    def _clean(text: str) -> str:
-        # As pycocoevalcap: '|||' separates fields; applied to references too.
-        return text.replace("|||", "").replace("  ", " ")
-
-    def score(
-        self, references: Sequence[Sequence[str]], hypotheses: Sequence[str]
-    ) -> tuple[float, list[float], list[list[float]]]:
-        """Corpus score, per-segment scores and per-segment statistics.
-
-        Same protocol as pycocoevalcap's ``Meteor.compute_score``: one
-        ``SCORE`` line per clip (returns its 23 statistics), then one ``EVAL``
-        line with all statistics (returns each segment's score, then the
-        corpus score from the summed statistics).
-        """
-        if len(references) != len(hypotheses):
-            raise ValueError("references and hypotheses differ in length")
-        with self._lock:
-            if self.closed:
-                raise RuntimeError("METEOR process is not running")
-            stats = []
-            for refs, hyp in zip(references, hypotheses):
-                fields = ["SCORE", *(self._clean(r) for r in refs), self._clean(hyp)]
-                self._ask(" ||| ".join(fields))
-                stats.append(self._answer())
-            self._ask(" ||| ".join(["EVAL", *stats]))
-            segment_scores = [float(self._answer()) for _ in stats]
-            corpus = float(self._answer())
-        parsed = [[float(x) for x in s.split()] for s in stats]
-        return corpus, segment_scores, parsed
 
 
 # --------------------------------------------------------------------------
