@@ -165,3 +165,27 @@ def test_loud_clips_are_louder_than_quiet_ones(tmp_path: Path) -> None:
             assert min(values) > max(levels[(event, "quiet")]) + 10, event
             compared += 1
     assert compared >= 5
+
+
+@pytest.mark.parametrize("style", ["varied", "regular"])
+def test_both_caption_styles_name_events_and_regular_keeps_their_order(tmp_path: Path, style: str) -> None:
+    """Regular captions say the slots' main events first-to-last; both styles stay truthful."""
+    keywords = {"dog_bark": ("dog",), "bird_chirp": ("bird",), "bell": ("bell",), "knocking": ("knock",),
+                "car_horn": ("horn",), "rain": ("rain",), "wind": ("wind",), "siren": ("siren",),
+                "applause": ("applau", "clap")}
+    generate_corpus(tmp_path, "smoke", seed=5, n_development=30, n_evaluation=4, caption_style=style)
+    events = json.loads((tmp_path / "events_development.json").read_text())["clips"]
+    checked = 0
+    for clip in read_split(tmp_path, "development").clips:
+        mains = [e["event"] for e in events[clip.file_name]["events"] if e["role"] == "main"]
+        words = [keywords.get(event) for event in mains]
+        if len(mains) < 2 or None in words or len(set(words)) < len(words):
+            continue
+        for caption in clip.captions:
+            found = [[caption.lower().find(k) for k in keys if k in caption.lower()] for keys in words]
+            positions = [min(p) if p else -1 for p in found]
+            assert min(positions) >= 0, (caption, mains)
+            if style == "regular":
+                assert positions == sorted(positions), (caption, mains)
+            checked += 1
+    assert checked >= 10

@@ -99,6 +99,7 @@ def prepare_data(
 ) -> dict[str, Any]:
     """Corpus -> checked clips -> cached features -> vocabulary; writes ``prepared.json``."""
     started = time.perf_counter()
+    data_dir, results_dir = Path(data_dir).resolve(), Path(results_dir).resolve()
     results_dir.mkdir(parents=True, exist_ok=True)
     corpus = ensure_corpus(profile_name, data_dir, progress)
     feature_config = get_profile(profile_name).config().features

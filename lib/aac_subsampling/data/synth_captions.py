@@ -7,6 +7,15 @@ impulsive events, how many times it occurs (once / twice / three times). Slots a
 "then"-style connectives, companions with "while"-style ones, so the captions describe order and
 overlap. Wording varies through per-event synonym patterns and sentence templates; every word
 comes from the fixed lists below, which keeps the vocabulary near two hundred words.
+
+Two styles (``CorpusPreset.caption_style``):
+
+- ``varied``: Clotho-like; sentence templates move the events around ("in this recording ...",
+  "we can hear ...", "first ..., then ...", nominal forms).
+- ``regular``: the events are always said first-to-last, each as a clause, joined by "then" / "while";
+  only the words vary (synonyms, loudness and count wordings). The paper's decoder gets no previous
+  word, so it must learn which word comes at which step; with regular captions a few hundred CPU
+  training steps are enough to learn that, which the ``smoke`` and ``quick`` profiles need.
 """
 
 from __future__ import annotations
@@ -110,6 +119,9 @@ COMPANION = ("{m} while {c}", "{m} as {c}", "{m} with {cn} in the background", "
              "while {c}, {m}", "{c} and meanwhile {m}")
 TWO_SLOTS = ("{p1}, then {p2}", "{p1} and then {p2}", "first {p1}, then {p2}", "{p1}, after that {p2}",
              "{p1} before {p2}", "{p1}, followed by {n2}", "{n1} is followed by {n2}")
+REGULAR_COMPANION = ("{m} while {c}", "{m} as {c}")
+REGULAR_JOIN = (" then ", ", then ")
+REGULAR_ALONE = (" in an otherwise quiet recording", " and nothing else can be heard", " in a quiet place")
 THREE_SLOTS = ("{p1}, then {p2}, and finally {p3}", "first {p1}, then {p2}, and then {p3}",
                "{p1}, then {p2}, followed by {n3}", "{p1}, after that {p2}, and then {p3}")
 _ARTICLE = re.compile(r"\ba (?=[aeiou])")
@@ -185,6 +197,27 @@ def _sentence(slots: Sequence[Slot], rng: np.random.Generator) -> str:
     return _pick(rng, TWO_SLOTS if len(slots) == 2 else THREE_SLOTS).format(**fills)
 
 
+def _regular_sentence(slots: Sequence[Slot], rng: np.random.Generator) -> str:
+    """Events in their order, each a clause; companions after their main event."""
+    clauses = []
+    for slot in slots:
+        main = _clause(slot.main, rng)
+        if slot.companion is not None:
+            main = _pick(rng, REGULAR_COMPANION).format(m=main, c=_clause(slot.companion, rng))
+        clauses.append(main)
+    sentence = clauses[0]
+    for clause in clauses[1:]:
+        sentence += _pick(rng, REGULAR_JOIN) + clause
+    if len(slots) == 1 and slots[0].companion is None:  # one event alone: say so, at the end
+        if slots[0].main.count == 0:
+            sentence += _pick(rng, THROUGHOUT)
+        sentence += _pick(rng, REGULAR_ALONE)
+    return sentence
+
+
+CAPTION_STYLES = {"varied": _sentence, "regular": _regular_sentence}
+
+
 def caption_words(caption: str) -> list[str]:
     """Words of a caption as the tokenizer will see them (lower case, punctuation removed)."""
     return re.sub(r"[,.!?;:\"]", " ", caption.lower()).split()
@@ -195,7 +228,9 @@ def _finish(sentence: str) -> str:
     return sentence[0].upper() + sentence[1:] + "."
 
 
-def make_captions(slots: Sequence[Slot], rng: np.random.Generator, n: int = 5, attempts: int = 400) -> list[str]:
+def make_captions(
+    slots: Sequence[Slot], rng: np.random.Generator, n: int = 5, attempts: int = 400, style: str = "varied"
+) -> list[str]:
     """``n`` distinct captions of the clip, each ``MIN_WORDS``..``MAX_WORDS`` words when the grammar allows.
 
     Draws random wordings until ``n`` distinct ones fall in the length range; if the grammar cannot
@@ -203,10 +238,13 @@ def make_captions(slots: Sequence[Slot], rng: np.random.Generator, n: int = 5, a
     """
     if not 1 <= len(slots) <= 3:
         raise ValueError(f"a clip has 1 to 3 slots, got {len(slots)}")
+    if style not in CAPTION_STYLES:
+        raise ValueError(f"caption style must be one of {sorted(CAPTION_STYLES)}, got {style!r}")
+    sentence = CAPTION_STYLES[style]
     good: list[str] = []
     spare: dict[str, int] = {}
     for _ in range(attempts):
-        caption = _finish(_sentence(slots, rng))
+        caption = _finish(sentence(slots, rng))
         words = len(caption_words(caption))
         if MIN_WORDS <= words <= MAX_WORDS:
             if caption not in good:
@@ -225,7 +263,7 @@ def vocabulary() -> set[str]:
     for lex in LEXICON.values():
         texts += [*lex.clauses, *lex.nominals, *lex.loud_adj, *lex.quiet_adj, *lex.loud_adv, *lex.quiet_adv]
     for group in (SINGLE_CLAUSE, SINGLE_ALONE, SINGLE_NOMINAL, THROUGHOUT, COMPANION, TWO_SLOTS, THREE_SLOTS,
-                  *COUNT_WORDS.values()):
+                  REGULAR_COMPANION, REGULAR_JOIN, REGULAR_ALONE, *COUNT_WORDS.values()):
         texts += list(group)
     words = set()
     for text in texts:
