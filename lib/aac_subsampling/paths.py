@@ -1,0 +1,76 @@
+"""Where things live: the project root, and each profile's data, results and figures folders.
+
+Every path is absolute. Relative overrides are taken relative to the project root (not to the
+current directory), so that a notebook running with ``notebooks/`` as its working directory and a
+script started from the repository root agree on where ``results/quick`` is.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from aac_subsampling.profiles import get_profile
+
+PROJECT_NAME = "aac-subsampling"
+
+_NAME_LINE = re.compile(r"""^\s*name\s*=\s*["']([^"']+)["']\s*(#.*)?$""", re.MULTILINE)
+
+
+def _is_project_root(directory: Path) -> bool:
+    pyproject = directory / "pyproject.toml"
+    if not pyproject.is_file():
+        return False
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    # Only the [project] table's name counts; a tool table may also have a `name` key.
+    match = re.search(r"^\[project\]\s*$(.*?)(?=^\[|\Z)", text, re.MULTILINE | re.DOTALL)
+    if match is None:
+        return False
+    name = _NAME_LINE.search(match.group(1))
+    return name is not None and name.group(1) == PROJECT_NAME
+
+
+def project_root(start: str | os.PathLike[str] | None = None) -> Path:
+    """The nearest directory at or above ``start`` (default: the current directory) whose
+    ``pyproject.toml`` declares the project ``aac-subsampling``; ``start`` itself if none does."""
+    here = Path(start if start is not None else os.getcwd()).expanduser().resolve()
+    for directory in (here, *here.parents):
+        if _is_project_root(directory):
+            return directory
+    return here
+
+
+def _resolve(path: str | os.PathLike[str], root: Path) -> Path:
+    candidate = Path(path).expanduser()
+    if not candidate.is_absolute():
+        candidate = root / candidate
+    return candidate.resolve()
+
+
+def results_dir(profile: str, override: str | os.PathLike[str] | None = None) -> Path:
+    """``<project root>/results/<profile>``, or ``override`` (relative to the project root)."""
+    name = get_profile(profile).name
+    root = project_root()
+    if override is not None and str(override) != "":
+        return _resolve(override, root)
+    return (root / "results" / name).resolve()
+
+
+def data_dir(profile: str, override: str | os.PathLike[str] | None = None) -> Path:
+    """The profile's corpus folder (``Profile.default_data_dir``), or ``override`` (relative to
+    the project root)."""
+    chosen = get_profile(profile)
+    root = project_root()
+    if override is not None and str(override) != "":
+        return _resolve(override, root)
+    return _resolve(chosen.default_data_dir, root)
+
+
+def figures_dir(profile: str) -> Path:
+    """``<project root>/figures/<profile>``."""
+    name = get_profile(profile).name
+    return (project_root() / "figures" / name).resolve()

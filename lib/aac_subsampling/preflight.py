@@ -1,0 +1,271 @@
+"""Checks made before a run does any work: ``python -m aac_subsampling.preflight``.
+
+``run_all.sh`` calls this first, so that a run that cannot finish stops at once, with a message
+saying what to do, rather than hours later or half-way:
+
+* ``paper`` (Clotho v1) without the corpus under the data folder and without a way to download
+  it: says what to download and where to put it;
+* a profile that needs a GPU (``paper``) on a machine where torch sees no CUDA device: refuses
+  unless the device was forced with ``--device cpu``;
+* ``--device cuda`` without a usable CUDA device;
+* no Java runtime (METEOR, and SPICE, run on Java): an error for ``paper``, whose Table 1 needs
+  them, a warning otherwise.
+
+Exit status 0 when the run may start, 2 when it must not (every problem found is listed).
+Setting ``AAC_OFFLINE=1`` skips the network probe and treats the network as unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from aac_subsampling import paths
+from aac_subsampling.profiles import PROFILES, get_profile
+
+CLOTHO_HOST = "zenodo.org"  # Clotho v1 is Zenodo record 3490684
+VALID_DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class PreflightReport:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+# --- probes (each one replaceable in tests) -------------------------------------------------
+
+
+def network_available(host: str = CLOTHO_HOST, port: int = 443, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to ``host`` opens within ``timeout`` seconds (name lookup
+    included). ``AAC_OFFLINE=1`` answers False without trying."""
+    if os.environ.get("AAC_OFFLINE", "").strip().lower() in {"1", "true", "yes"}:
+        return False
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 2.0)  # getaddrinfo ignores the socket timeout; bound it here
+    return bool(result and result[0])
+
+
+def cuda_status() -> tuple[bool, str]:
+    """(whether torch sees a CUDA device, a sentence saying why not)."""
+    try:
+        import torch
+    except ImportError as error:
+        return False, f"torch cannot be imported ({error})"
+    if torch.cuda.is_available():
+        return True, f"CUDA device: {torch.cuda.get_device_name(0)}"
+    if torch.version.cuda is None:
+        return False, (
+            f"torch {torch.__version__} is a CPU-only build; on a GPU machine install a CUDA build "
+            f"of the same version (e.g. the plain PyPI wheel on Linux: pip install torch=={torch.__version__.split('+')[0]})"
+        )
+    return False, f"torch {torch.__version__} (CUDA {torch.version.cuda}) sees no CUDA device"
+
+
+def java_status() -> tuple[bool, str]:
+    """(whether a working ``java`` is on PATH, its version line or why not)."""
+    java = shutil.which("java")
+    if java is None:
+        return False, "no `java` on PATH"
+    try:
+        completed = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError) as error:
+        return False, f"`{java} -version` failed ({error})"
+    if completed.returncode != 0:
+        return False, f"`{java} -version` exited with {completed.returncode}"
+    lines = (completed.stderr or completed.stdout).strip().splitlines()
+    return True, lines[0] if lines else java
+
+
+JAVA_HINT = (
+    "install a Java runtime: `apt-get install default-jre-headless` (Debian/Ubuntu), "
+    "`conda install -c conda-forge openjdk`, or any JRE >= 8 on PATH"
+)
+
+
+@dataclass(frozen=True)
+class ClothoProbe:
+    """What the preflight needs to know about a Clotho v1 folder (replaceable in tests)."""
+
+    present: Callable[[Path], bool]  # a complete extracted copy is there
+    describe_missing: Callable[[Path], str]  # what is missing, one line each
+    downloads_needed: Callable[[Path], list[str]]  # URLs still to fetch ([] = can be made offline)
+
+
+def _clotho_probe() -> ClothoProbe:
+    """The probe built on :mod:`aac_subsampling.data.clotho`. Mirrors ``fetch_clotho_v1``: a
+    split whose audio folder is incomplete needs its 7z archive, and any missing file of the
+    Zenodo record is downloaded; archives already in the folder are only unpacked (no network)."""
+    from aac_subsampling.data import clotho
+
+    def downloads_needed(root: Path) -> list[str]:
+        needed = []
+        for remote in clotho.CLOTHO_V1_FILES:
+            if remote.kind == "audio":
+                folder = root / remote.split
+                expected = clotho.CLOTHO_V1_COUNTS.get(remote.split)
+                n_wavs = sum(1 for f in folder.glob("*") if f.suffix.lower() == ".wav") if folder.is_dir() else 0
+                if n_wavs and (expected is None or n_wavs == expected):
+                    continue
+            if not (root / remote.name).is_file():
+                needed.append(clotho.file_url(remote.name))
+        return needed
+
+    return ClothoProbe(clotho.clotho_v1_present, clotho.describe_missing, downloads_needed)
+
+
+def _clotho_missing_message(root: Path, probe: ClothoProbe, urls: list[str]) -> str:
+    missing = "\n".join(f"  {line}" for line in probe.describe_missing(root).strip().splitlines())
+    files = "\n".join(f"  {url}" for url in urls)
+    return (
+        f"Clotho v1 is not under {root}, and {CLOTHO_HOST} cannot be reached to download it.\n"
+        f"What is missing:\n{missing}\n"
+        "On a machine with internet access, download these files of Zenodo record 3490684 "
+        "(Clotho v1, DOI 10.5281/zenodo.3490684):\n"
+        f"{files}\n"
+        f"and put them, with these names, in {root}/ (notebook 01 checks the archives' md5 and unpacks "
+        f"them into {root}/development/ and {root}/evaluation/ without network access), or put an "
+        f"already extracted copy there (the captions CSVs, development/*.wav, evaluation/*.wav).\n"
+        f"Then run again with --data-dir {root} (or put the files in the profile's default folder)."
+    )
+
+
+# --- the checks ------------------------------------------------------------------------------
+
+
+def run_checks(
+    profile: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    device: str | None = None,
+    *,
+    network: Callable[[], bool] | None = None,
+    cuda: Callable[[], tuple[bool, str]] | None = None,
+    java: Callable[[], tuple[bool, str]] | None = None,
+    clotho: Callable[[], ClothoProbe] | None = None,
+) -> PreflightReport:
+    """All checks for one run. ``device`` is None when the user did not choose one (``auto``);
+    only an explicit ``cpu`` lets a GPU profile run without CUDA. The probes default to this
+    module's ``network_available``, ``cuda_status``, ``java_status`` and ``_clotho_probe``
+    (looked up at call time, so tests may monkeypatch them)."""
+    network = network or network_available
+    cuda = cuda or cuda_status
+    java = java or java_status
+    clotho = clotho or _clotho_probe
+    report = PreflightReport()
+    try:
+        chosen = get_profile(profile)
+    except ValueError as error:
+        report.errors.append(str(error))
+        return report
+    requested = "auto" if device is None else device
+    base = requested.split(":", 1)[0]
+    if base not in VALID_DEVICES or (":" in requested and base != "cuda"):
+        report.errors.append(f"unknown device {requested!r}; choose auto, cpu, cuda or cuda:N")
+        return report
+
+    # data
+    root = paths.data_dir(chosen.name, data_dir)
+    if chosen.corpus == "clotho_v1":
+        probe = clotho()
+        if probe.present(root):
+            report.notes.append(f"Clotho v1 found under {root}")
+        else:
+            urls = probe.downloads_needed(root)
+            if not urls:
+                report.notes.append(f"Clotho v1 archives found under {root}; notebook 01 will unpack them")
+            elif network():
+                report.notes.append(
+                    f"Clotho v1 is not under {root}; notebook 01 will download it from {CLOTHO_HOST} "
+                    f"({len(urls)} files, several GB) and unpack it there"
+                )
+            else:
+                report.errors.append(_clotho_missing_message(root, probe, urls))
+    else:
+        report.notes.append(f"{chosen.corpus} corpus ({chosen.synthetic_preset}) under {root}; made by notebook 01")
+
+    # device
+    if base == "cuda" or chosen.needs_gpu:
+        available, why = cuda()
+        if base == "cuda" and not available:
+            report.errors.append(f"--device {requested} was asked for, but no CUDA device is usable: {why}.")
+        elif chosen.needs_gpu and not available and requested != "cpu":
+            report.errors.append(
+                f"profile {chosen.name!r} needs a GPU (the paper's schedule is up to 1000 epochs per M), "
+                f"but none is usable: {why}.\n"
+                "Run it on a machine with a CUDA GPU, or force the CPU with --device cpu "
+                "(expect days to weeks), or use --profile quick."
+            )
+        elif chosen.needs_gpu and not available:
+            report.warnings.append(
+                f"profile {chosen.name!r} is meant for a GPU; running on the CPU because --device cpu was given"
+            )
+        elif available:
+            report.notes.append(why)
+
+    # Java, for METEOR (and SPICE)
+    has_java, java_line = java()
+    if not has_java:
+        message = f"no usable Java runtime ({java_line}); METEOR and SPICE need one: {JAVA_HINT}"
+        if chosen.name == "paper":
+            report.errors.append(message)
+        else:
+            report.warnings.append(message + " (the evaluation notebook may fail without it)")
+    else:
+        report.notes.append(f"Java: {java_line}")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m aac_subsampling.preflight",
+        description="Check that a run can start and finish before it does any work.",
+    )
+    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    parser.add_argument("--data-dir", default=None, help="corpus folder (default: the profile's)")
+    parser.add_argument(
+        "--device", default=None, help="auto, cpu, cuda or cuda:N; leave out for auto (a GPU profile then needs CUDA)"
+    )
+    args = parser.parse_args(argv)
+
+    report = run_checks(args.profile, args.data_dir, args.device)
+    print(f"preflight: profile={args.profile} device={args.device or 'auto'}")
+    for note in report.notes:
+        print(f"  ok: {note}")
+    for warning in report.warnings:
+        print(f"  WARNING: {warning}", file=sys.stderr)
+    sys.stdout.flush()  # keep the notes before the errors when both streams go to one place
+    if report.errors:
+        print(f"preflight FAILED for profile {args.profile!r}; nothing was run:", file=sys.stderr)
+        for error in report.errors:
+            indented = "\n    ".join(error.splitlines())
+            print(f"  ERROR: {indented}", file=sys.stderr)
+        return 2
+    print("preflight passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The project's tests: the unit tests, then every notebook run through nbval in the smoke profile.
+# Sets up the environment first (scripts/setup_env.sh). Exits non-zero if either part fails.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+START=$SECONDS
+
+# shellcheck source=scripts/setup_env.sh
+source "$ROOT/scripts/setup_env.sh"
+
+# run_part NAME COMMAND...: runs it, reports, records failure (pytest's 5 = nothing collected).
+FAILED=()
+run_part() {
+    local name="$1" rc=0 start=$SECONDS
+    shift
+    echo "run_tests: ==> $name: $*"
+    "$@" || rc=$?
+    if [[ $rc -eq 5 ]]; then
+        echo "run_tests: FAILED: $name collected no tests (pytest exit 5)" >&2
+        FAILED+=("$name (no tests collected)")
+    elif [[ $rc -ne 0 ]]; then
+        echo "run_tests: FAILED: $name (exit $rc)" >&2
+        FAILED+=("$name (exit $rc)")
+    else
+        echo "run_tests: <== $name passed in $((SECONDS - start)) s"
+    fi
+}
+
+run_part "unit tests" python -m pytest tests -q
+# The notebooks read AAC_PROFILE in their parameters cell; nbval runs them in filename order
+# (01 -> 04) in one kernel per notebook, from this environment (--nbval-current-env).
+run_part "notebooks (nbval, smoke profile)" \
+    env AAC_PROFILE=smoke python -m pytest --nbval-lax --nbval-current-env notebooks/ -q -p no:cacheprovider
+
+echo "run_tests: total time $((SECONDS - START)) s"
+if [[ ${#FAILED[@]} -gt 0 ]]; then
+    echo "run_tests: FAILED: ${FAILED[*]}" >&2
+    exit 1
+fi
+echo "run_tests: all passed"

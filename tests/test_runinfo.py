@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import json
+import platform
+import random
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aac_subsampling import runinfo
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_run_metadata_is_complete_and_json_serialisable():
+    meta = runinfo.run_metadata(seed=7, device="cpu")
+    json.dumps(meta)  # must be storable as is
+    for key in (
+        "git_commit", "git_dirty", "versions", "device", "device_name", "torch_threads", "seed",
+        "timestamp_utc", "hostname",
+    ):  # fmt: skip
+        assert key in meta, key
+    assert meta["seed"] == 7
+    assert meta["device"] == "cpu"
+    assert meta["device_name"]
+    assert meta["torch_threads"] == torch.get_num_threads()
+    assert meta["versions"]["python"] == platform.python_version()
+    assert meta["versions"]["torch"].split("+")[0] == torch.__version__.split("+")[0]
+    assert set(runinfo.VERSIONED_PACKAGES) <= set(meta["versions"])
+    stamp = datetime.fromisoformat(meta["timestamp_utc"])
+    assert stamp.utcoffset() is not None and stamp.utcoffset().total_seconds() == 0
+    assert abs((datetime.now(timezone.utc) - stamp).total_seconds()) < 60
+
+
+def test_auto_device_resolves():
+    meta = runinfo.run_metadata(seed=None, device="auto")
+    assert meta["device_requested"] == "auto"
+    assert meta["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_git_state_in_this_checkout():
+    state = runinfo.git_state(ROOT)
+    if (ROOT / ".git").exists() and state["commit"] is not None:
+        assert re.fullmatch(r"[0-9a-f]{40}", state["commit"])
+        assert isinstance(state["dirty"], bool)
+
+
+def test_git_state_tolerates_no_repository_and_no_git(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    assert runinfo.git_state(tmp_path) == {"commit": None, "dirty": None}
+    monkeypatch.setenv("PATH", str(tmp_path))  # no git executable at all
+    assert runinfo.git_state(ROOT) == {"commit": None, "dirty": None}
+
+
+def test_missing_package_version_is_none():
+    versions = runinfo.package_versions(("surely-not-an-installed-package-xyz",))
+    assert versions["surely-not-an-installed-package-xyz"] is None
+
+
+def _draws():
+    return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+
+def test_seed_everything_repeats_the_draws():
+    runinfo.seed_everything(123)
+    first = _draws()
+    runinfo.seed_everything(123)
+    assert _draws() == first
+    runinfo.seed_everything(124)
+    assert _draws() != first
+    assert torch.backends.cudnn.deterministic is True
+    assert torch.backends.cudnn.benchmark is False
