@@ -118,3 +118,24 @@ def test_unreadable_and_empty_files_are_named(tmp_path: Path) -> None:
 def test_rejects_multichannel_arrays() -> None:
     with pytest.raises(ValueError, match="mono"):
         log_mel_energies(np.zeros((2, 1000), dtype=np.float32), FeatureConfig())
+
+
+def test_band_statistics_standardise_every_band() -> None:
+    from aac_subsampling.features import BandStatistics, band_statistics
+
+    rng = np.random.default_rng(0)
+    arrays = [rng.normal(loc=-7.0, scale=2.0, size=(n, 4)).astype(np.float32) for n in (50, 80, 120)]
+    stats = band_statistics(arrays)
+    joined = np.concatenate(arrays)
+    np.testing.assert_allclose(stats.mean, joined.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(stats.std, joined.std(0), rtol=1e-4)
+    standardised = np.concatenate([stats.apply(a) for a in arrays])
+    np.testing.assert_allclose(standardised.mean(0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(standardised.std(0), 1.0, atol=1e-4)
+    again = BandStatistics.from_dict(stats.to_dict())
+    np.testing.assert_array_equal(again.apply(arrays[0]), stats.apply(arrays[0]))
+
+
+def test_standardise_is_not_part_of_the_cache_key() -> None:
+    assert FeatureConfig(standardise=True).cache_key() == FeatureConfig().cache_key()
+    assert FeatureConfig(window="hann").cache_key() != FeatureConfig().cache_key()

@@ -19,7 +19,8 @@ import soundfile as sf
 
 from aac_subsampling.config import FeatureConfig
 
-__all__ = ["load_audio", "n_frames", "log_mel_energies", "extract_features", "mel_filterbank"]
+__all__ = ["load_audio", "n_frames", "log_mel_energies", "extract_features", "mel_filterbank",
+           "BandStatistics", "band_statistics"]
 
 
 def load_audio(path: str | PathLike[str], sample_rate: int = 44100) -> np.ndarray:
@@ -108,3 +109,40 @@ def extract_features(path: str | PathLike[str], cfg: FeatureConfig) -> np.ndarra
     loading (mono, ``cfg.sample_rate``) and the same feature settings.
     """
     return log_mel_energies(load_audio(path, cfg.sample_rate), cfg)
+
+
+class BandStatistics:
+    """Per-band mean and standard deviation of a split's frames, to standardise features with.
+
+    Only used when ``FeatureConfig.standardise`` is on (not the paper's default).
+    """
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray):
+        self.mean = np.asarray(mean, dtype=np.float32)
+        self.std = np.asarray(std, dtype=np.float32)
+        if np.any(self.std <= 0):
+            raise ValueError("band statistics need a positive standard deviation in every band")
+
+    def apply(self, features: np.ndarray) -> np.ndarray:
+        return (features - self.mean) / self.std
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, list[float]]) -> "BandStatistics":
+        return cls(np.array(data["mean"]), np.array(data["std"]))
+
+
+def band_statistics(feature_arrays) -> BandStatistics:
+    """Mean and standard deviation of every band over all frames of all arrays (float64 sums)."""
+    total, total_sq, count = 0.0, 0.0, 0
+    for features in feature_arrays:
+        frames = np.asarray(features, dtype=np.float64)
+        total = total + frames.sum(axis=0)
+        total_sq = total_sq + np.square(frames).sum(axis=0)
+        count += frames.shape[0]
+    if count == 0:
+        raise ValueError("band_statistics needs at least one frame")
+    mean = total / count
+    return BandStatistics(mean, np.sqrt(np.maximum(total_sq / count - mean**2, 0.0)))

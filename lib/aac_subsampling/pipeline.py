@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from aac_subsampling.config import Config, FeatureConfig
 from aac_subsampling.data.feature_cache import cache_features
 from aac_subsampling.data.reader import Clip, read_split
 from aac_subsampling.decoding import greedy_decode
+from aac_subsampling.features import BandStatistics, band_statistics
 from aac_subsampling.model import encoder_output_length, measure_encoder_lengths, minimum_input_frames, paper_parameter_count
 from aac_subsampling.profiles import SUBSAMPLING_FACTORS, get_profile
 from aac_subsampling.runinfo import run_metadata
@@ -92,6 +94,14 @@ class PreparedData:
     def references(self, split: str = "evaluation") -> dict[str, list[str]]:
         return {clip.file_name: list(clip.captions) for clip in self.clips[split]}
 
+    def features(self, split: str, config: FeatureConfig) -> Callable[[str], np.ndarray]:
+        """clip id -> the encoder's input: cached features, standardised if the config says so."""
+        load = self.stores[split].load
+        if not config.standardise:
+            return load
+        statistics = BandStatistics.from_dict(self.record["band_statistics"])
+        return lambda clip: statistics.apply(load(clip))
+
 
 def prepare_data(
     profile_name: str, data_dir: Path, results_dir: Path, seed: int = 0, device: str = "auto",
@@ -105,17 +115,22 @@ def prepare_data(
     feature_config = get_profile(profile_name).config().features
     record: dict[str, Any] = {"profile": profile_name, "data_dir": str(data_dir), **corpus,
                               "features": feature_config.cache_key(), "splits": {}}
+    clips, stores = {}, {}
     for split in SPLITS:
         result = read_split(data_dir, split, skip_bad=skip_bad)
-        store = cache_features(result.clips, data_dir / "features", feature_config, workers=workers, progress=progress)
-        n_frames = {clip.file_name: store.n_frames(clip.file_name) for clip in result.clips}
+        clips[split] = result.clips
+        stores[split] = cache_features(result.clips, data_dir / "features", feature_config, workers=workers,
+                                       progress=progress)
+        n_frames = {clip.file_name: stores[split].n_frames(clip.file_name) for clip in result.clips}
         check_minimum_length(n_frames, split)
         record["splits"][split] = {
             "n_clips": len(result.clips), "n_captions": sum(len(c.captions) for c in result.clips),
             "frames_min": min(n_frames.values()), "frames_max": max(n_frames.values()),
-            "skipped": result.report.problems, "feature_dir": str(store.directory),
+            "skipped": result.report.problems, "feature_dir": str(stores[split].directory),
         }
-    development = read_split(data_dir, "development", skip_bad=skip_bad).clips
+    development = clips["development"]
+    statistics = band_statistics(stores["development"].load(clip.file_name) for clip in development)
+    record["band_statistics"] = statistics.to_dict()  # used only where FeatureConfig.standardise is on
     vocabulary = Vocabulary.build(caption for clip in development for caption in clip.captions)
     vocabulary.save(results_dir / "vocabulary.json")
     record["vocabulary_size"] = len(vocabulary)
@@ -149,11 +164,11 @@ def model_dir(results_dir: Path, factor: int) -> Path:
     return results_dir / f"M{factor}"
 
 
-def training_dataset(prepared: PreparedData) -> CaptionDataset:
+def training_dataset(prepared: PreparedData, config: FeatureConfig) -> CaptionDataset:
     development = prepared.clips["development"]
     captions = {clip.file_name: [prepared.vocabulary.encode(c) for c in clip.captions] for clip in development}
-    store = prepared.stores["development"]
-    return CaptionDataset([c.file_name for c in development], captions, store.load, prepared.vocabulary.eos_index)
+    features = prepared.features("development", config)
+    return CaptionDataset([c.file_name for c in development], captions, features, prepared.vocabulary.eos_index)
 
 
 def train_subsampling_model(
@@ -170,7 +185,7 @@ def train_subsampling_model(
     if not resume and checkpoint.exists():
         checkpoint.unlink()
     model = build_model(config, len(prepared.vocabulary))
-    result = train_model(model, training_dataset(prepared), prepared.vocabulary.frequencies(), config,
+    result = train_model(model, training_dataset(prepared, config.features), prepared.vocabulary.frequencies(), config,
                          checkpoint, resume=resume, progress=progress)
     torch.save(model.state_dict(), directory / "model.pt")
     record = {"M": factor, "profile": profile_name, "config": config.to_dict(), **result.to_dict(),
@@ -203,8 +218,8 @@ def evaluate_subsampling_model(
     directory = model_dir(results_dir, factor)
 
     clip_ids = sorted(clip.file_name for clip in prepared.clips["evaluation"])
-    store = prepared.stores["evaluation"]
-    features = {clip: store.load(clip) for clip in clip_ids}  # in memory: time the model, not the disk
+    load = prepared.features("evaluation", config.features)
+    features = {clip: load(clip) for clip in clip_ids}  # in memory: time the model, not the disk
     target = resolve_device(config.device)
     if target.type == "cuda":
         torch.cuda.synchronize()

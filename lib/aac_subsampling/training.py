@@ -25,6 +25,7 @@ from aac_subsampling.batching import CaptionDataset
 from aac_subsampling.config import Config
 from aac_subsampling.loss import token_weights, weighted_cross_entropy
 from aac_subsampling.model import CaptioningModel
+from aac_subsampling.runinfo import seed_everything
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -35,13 +36,6 @@ def resolve_device(name: str = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {name!r} was asked for but torch sees no CUDA device")
     return device
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA) global generators."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # also seeds every CUDA device
 
 
 def build_model(config: Config, vocabulary_size: int) -> CaptioningModel:
