@@ -73,6 +73,18 @@ _aac_setup_env() {
         echo "setup_env: requirements.txt and pyproject.toml unchanged since the last install; skipping pip"
     else
         local started=$SECONDS
+        # No NVIDIA GPU: take torch's CPU build (about 200 MB) from PyTorch's own index rather than
+        # PyPI's Linux wheel, the CUDA build (several GB). Only when that index answers within a
+        # few seconds; otherwise pip's configured sources are used as they are.
+        local torch_pin
+        torch_pin="$(grep -E '^torch==' "$root/requirements.txt" || true)"
+        if [[ -n "$torch_pin" ]] && ! command -v nvidia-smi >/dev/null 2>&1 &&
+            ! "$py" -c 'import torch' 2>/dev/null &&
+            "$py" -c 'import urllib.request; urllib.request.urlopen("https://download.pytorch.org/whl/cpu/", timeout=3)' 2>/dev/null; then
+            echo "setup_env: no NVIDIA GPU: pip install $torch_pin (CPU build, download.pytorch.org/whl/cpu)"
+            "$py" -m pip install --disable-pip-version-check -q "$torch_pin" \
+                --index-url https://download.pytorch.org/whl/cpu || echo "setup_env: CPU build not installed; falling back" >&2
+        fi
         echo "setup_env: pip install -r requirements.txt (exact pins) ..."
         "$py" -m pip install --disable-pip-version-check -q -r "$root/requirements.txt" || {
             echo "setup_env: pip install -r requirements.txt failed" >&2
