@@ -62,6 +62,14 @@ def end_pad_targets(captions: Sequence[Sequence[int]], eos_index: int) -> tuple[
     return targets, lengths
 
 
+FeatureSource = Mapping[str, np.ndarray] | Callable[[str], np.ndarray]
+
+
+def feature_getter(source: FeatureSource) -> Callable[[str], np.ndarray]:
+    """clip id -> (T, F) features, from a mapping or a loading function (e.g. a feature cache)."""
+    return source if callable(source) else source.__getitem__
+
+
 class CaptionDataset:
     """Clips, their encoded captions and a way to get each clip's features.
 
@@ -72,7 +80,7 @@ class CaptionDataset:
         self,
         clip_ids: Sequence[str],
         captions: Mapping[str, Sequence[Sequence[int]]],
-        features: Mapping[str, np.ndarray] | Callable[[str], np.ndarray],
+        features: FeatureSource,
         eos_index: int,
     ):
         missing = [c for c in clip_ids if c not in captions or not captions[c]]
@@ -80,15 +88,11 @@ class CaptionDataset:
             raise ValueError(f"{len(missing)} clip(s) have no captions, e.g. {missing[:3]}")
         self.clip_ids = list(clip_ids)
         self.captions = captions
-        self._features = features
+        self.features_of = feature_getter(features)
         self.eos_index = eos_index
 
     def __len__(self) -> int:
         return len(self.clip_ids)
-
-    def features_of(self, clip_id: str) -> np.ndarray:
-        source = self._features
-        return source(clip_id) if callable(source) else source[clip_id]
 
     def items(self, mode: BatchMode) -> list[tuple[str, int | None]]:
         """The units shuffled and batched: clips (mode 'clip') or (clip, caption index) pairs."""
@@ -99,19 +103,16 @@ class CaptionDataset:
         raise ValueError(f"batch_mode must be 'clip' or 'caption', got {mode!r}")
 
     def make_batch(self, items: Sequence[tuple[str, int | None]]) -> Batch:
-        clip_order: dict[str, int] = {}
+        """One encoder row per item: a clip with all its captions (clip mode) or one caption."""
+        clip_ids: list[str] = []
         captions: list[Sequence[int]] = []
         caption_to_clip: list[int] = []
         for clip, caption_index in items:
-            if caption_index is None:  # clip mode: one encoder pass, all captions
-                clip_order[clip] = len(clip_order)
-                chosen = list(self.captions[clip])
-            else:  # caption mode: one encoder pass per caption, as the authors' code did
-                clip_order[f"{clip}\0{caption_index}"] = len(clip_order)
-                chosen = [self.captions[clip][caption_index]]
+            all_captions = self.captions[clip]
+            chosen = list(all_captions) if caption_index is None else [all_captions[caption_index]]
             captions.extend(chosen)
-            caption_to_clip.extend([len(clip_order) - 1] * len(chosen))
-        clip_ids = [key.split("\0")[0] for key in clip_order]
+            caption_to_clip.extend([len(clip_ids)] * len(chosen))
+            clip_ids.append(clip)
         features = front_pad_features([self.features_of(c) for c in clip_ids])
         targets, lengths = end_pad_targets(captions, self.eos_index)
         return Batch(features, targets, lengths, torch.as_tensor(caption_to_clip), clip_ids)

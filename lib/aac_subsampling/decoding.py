@@ -6,13 +6,12 @@ pass of ``max_steps`` steps followed by an arg-max; no step-by-step loop is need
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from aac_subsampling.batching import front_pad_features
+from aac_subsampling.batching import FeatureSource, feature_getter, front_pad_features
 from aac_subsampling.model import CaptioningModel
 from aac_subsampling.tokens import Vocabulary
 
@@ -26,7 +25,7 @@ def greedy_token_indices(model: CaptioningModel, features: torch.Tensor, max_ste
 def greedy_decode(
     model: CaptioningModel,
     clip_ids: Sequence[str],
-    features: Mapping[str, np.ndarray] | Callable[[str], np.ndarray],
+    features: FeatureSource,
     vocabulary: Vocabulary,
     max_steps: int = 22,
     batch_size: int = 16,
@@ -40,7 +39,7 @@ def greedy_decode(
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    get = features if callable(features) else features.__getitem__
+    get = feature_getter(features)
     captions: dict[str, str] = {}
     try:
         starts = range(0, len(clip_ids), batch_size)

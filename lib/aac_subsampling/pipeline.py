@@ -230,11 +230,12 @@ def evaluate_subsampling_model(
         torch.cuda.synchronize()
     inference_time = time.perf_counter() - started
 
-    evaluation = evaluate_captions(predictions, prepared.references("evaluation"), work_dir=directory)
+    references = prepared.references("evaluation")
+    evaluation = evaluate_captions(predictions, references, work_dir=directory)
     evaluation.write(directory)
     intervals = evaluation.bootstrap(n_resamples=bootstrap_resamples, seed=seed)
     intervals.to_csv(directory / "bootstrap_ci.csv", index=False)
-    write_predictions(directory / "predictions.csv", predictions, prepared.references("evaluation"))
+    write_predictions(directory / "predictions.csv", predictions, references)
 
     frames = [len(features[c]) for c in clip_ids]
     n_layers = config.model.encoder_layers
