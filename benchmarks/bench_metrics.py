@@ -33,6 +33,7 @@ from aac_subsampling.evaluation import (
     spice_status,
 )
 from aac_subsampling.evaluation.metrics import bleu_scores, cider_scores, rouge_scores
+from aac_subsampling.evaluation.meteor import close_coco_meteor
 
 WORDS = (
     "a an the dog cat bird birds car cars truck rain wind water man woman people child children "
@@ -109,12 +110,7 @@ def coco_baseline(preds: dict[str, str], refs: dict[str, list[str]]) -> list[tup
     meteor = Meteor()
     meteor.compute_score(gts, res)
     rows.append(("coco: Meteor (start-up + scoring)", time.perf_counter() - meteor_start))
-    with meteor.lock:
-        meteor.meteor_p.stdin.close()
-        meteor.meteor_p.kill()
-        meteor.meteor_p.wait()
-        meteor.meteor_p.stdout.close()
-        meteor.meteor_p.stderr.close()
+    close_coco_meteor(meteor)
     rows.append(("coco: total", time.perf_counter() - start))
     return rows
 

@@ -25,6 +25,7 @@ from aac_subsampling.evaluation import (
     ptb_tokenize,
 )
 from aac_subsampling.evaluation import metrics as metrics_module
+from aac_subsampling.evaluation.meteor import close_coco_meteor
 
 JAVA = find_java()
 java = pytest.mark.skipif(JAVA is None, reason="needs a Java runtime")
@@ -178,12 +179,7 @@ def coco_reference():
     try:
         scores["METEOR"] = coco_meteor.compute_score(gts, res)
     finally:
-        with coco_meteor.lock:
-            coco_meteor.meteor_p.stdin.close()
-            coco_meteor.meteor_p.kill()
-            coco_meteor.meteor_p.wait()
-            coco_meteor.meteor_p.stdout.close()
-            coco_meteor.meteor_p.stderr.close()
+        close_coco_meteor(coco_meteor)
     ids = list(gts)  # dict order of the tokenizer's output
     return ids, scores, gts, res
 
