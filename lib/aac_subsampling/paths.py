@@ -74,3 +74,21 @@ def figures_dir(profile: str) -> Path:
     """``<project root>/figures/<profile>``."""
     name = get_profile(profile).name
     return (project_root() / "figures" / name).resolve()
+
+
+def relative_to_project(path: str | os.PathLike[str]) -> str:
+    """``path`` relative to the project root (POSIX form) when it lies inside it, else absolute.
+
+    Records store paths this way, so that a results folder stays valid when the project is cloned
+    elsewhere and published results hold no machine's absolute paths.
+    """
+    resolved = Path(path).expanduser().resolve()
+    try:
+        return resolved.relative_to(project_root()).as_posix()
+    except ValueError:
+        return str(resolved)
+
+
+def from_project(path: str | os.PathLike[str]) -> Path:
+    """The inverse of :func:`relative_to_project`: a recorded path made absolute again."""
+    return _resolve(path, project_root())

@@ -3,10 +3,11 @@
 1. :func:`prepare_data`: corpus (synthetic or Clotho v1), checks, features, vocabulary.
 2. :func:`train_subsampling_model`: one model for one sub-sampling factor M, resumable.
 3. :func:`evaluate_subsampling_model`: captions for the evaluation split, metrics, Table 2 columns.
-4. :func:`summarise_results`: Tables 1 and 2 and the figures (see :mod:`.tables`, :mod:`.figures`).
 
-Each step writes a JSON record at its very end (``prepared.json``, ``M<M>/training.json``,
-``M<M>/evaluation.json``); ``run_all.sh`` treats a present record as "stage done".
+Each step writes a JSON record at its very end (``prepared.json``, ``seed<S>/M<M>/training.json``,
+``seed<S>/M<M>/evaluation.json``; see :mod:`.layout`) holding the run key of what produced it
+(:mod:`.runkey`); the run engine (:mod:`.run`) skips a stage whose record has the key it expects.
+Paths in records are relative to the project root, so that a results folder survives a new clone.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from aac_subsampling import layout, runkey
 from aac_subsampling.batching import CaptionDataset
 from aac_subsampling.config import Config, FeatureConfig
 from aac_subsampling.data.feature_cache import cache_features
@@ -29,14 +31,22 @@ from aac_subsampling.data.reader import Clip, read_split
 from aac_subsampling.decoding import greedy_decode
 from aac_subsampling.features import BandStatistics, band_statistics
 from aac_subsampling.model import encoder_output_length, measure_encoder_lengths, minimum_input_frames, paper_parameter_count
+from aac_subsampling.paths import from_project, relative_to_project
 from aac_subsampling.profiles import SUBSAMPLING_FACTORS, get_profile
 from aac_subsampling.runinfo import run_metadata
 from aac_subsampling.tokens import Vocabulary
 from aac_subsampling.training import build_model, resolve_device, train_model
 
+
+def synchronize(device: torch.device) -> None:
+    """Wait for a GPU's queued work (of that device), so that wall times are the work's."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
 SPLITS = ("development", "evaluation")
 CORPUS_SEED = 0  # the synthetic corpus is the same for every training seed
 PAPER_VOCABULARY_SIZE = 4367
+CLOTHO_FRAME_RANGE = (1292, 2584)  # T for Clotho's shortest (15 s) and longest (30 s) clips
 
 
 def write_json(path: Path, record: dict[str, Any]) -> Path:
@@ -113,7 +123,7 @@ def prepare_data(
     results_dir.mkdir(parents=True, exist_ok=True)
     corpus = ensure_corpus(profile_name, data_dir, progress)
     feature_config = get_profile(profile_name).config().features
-    record: dict[str, Any] = {"profile": profile_name, "data_dir": str(data_dir), **corpus,
+    record: dict[str, Any] = {"profile": profile_name, "data_dir": relative_to_project(data_dir), **corpus,
                               "features": feature_config.cache_key(), "splits": {}}
     clips, stores = {}, {}
     for split in SPLITS:
@@ -126,42 +136,40 @@ def prepare_data(
         record["splits"][split] = {
             "n_clips": len(result.clips), "n_captions": sum(len(c.captions) for c in result.clips),
             "frames_min": min(n_frames.values()), "frames_max": max(n_frames.values()),
-            "skipped": result.report.problems, "feature_dir": str(stores[split].directory),
+            "skipped": result.report.problems, "feature_dir": relative_to_project(stores[split].directory),
         }
     development = clips["development"]
     statistics = band_statistics(stores["development"].load(clip.file_name) for clip in development)
     record["band_statistics"] = statistics.to_dict()  # used only where FeatureConfig.standardise is on
     vocabulary = Vocabulary.build(caption for clip in development for caption in clip.captions)
-    vocabulary.save(results_dir / "vocabulary.json")
+    vocabulary.save(results_dir / layout.VOCABULARY_FILE)
     record["vocabulary_size"] = len(vocabulary)
     record["run"] = run_metadata(seed, device)
     record["wall_time_s"] = time.perf_counter() - started
-    write_json(results_dir / "prepared.json", record)
+    record["key"] = runkey.prepare_key(profile_name, data_dir)  # after the corpus exists: it fingerprints it
+    write_json(results_dir / layout.PREPARED_RECORD, record)
     return record
 
 
 def load_prepared(results_dir: Path, skip_bad: bool | None = None) -> PreparedData:
-    record = read_json(results_dir / "prepared.json", "prepared data (notebook 01)")
-    data_dir = Path(record["data_dir"])
+    record = read_json(results_dir / layout.PREPARED_RECORD, "prepared data (notebook 01)")
+    data_dir = from_project(record["data_dir"])
     feature_config = FeatureConfig(**record["features"])
     skip = bool(any(s["skipped"] for s in record["splits"].values())) if skip_bad is None else skip_bad
     clips, stores = {}, {}
     for split in SPLITS:
         clips[split] = read_split(data_dir, split, skip_bad=skip, check_audio=False).clips
         stores[split] = cache_features(clips[split], data_dir / "features", feature_config, progress=False)
-    vocabulary = Vocabulary.load(results_dir / "vocabulary.json")
+    vocabulary = Vocabulary.load(results_dir / layout.VOCABULARY_FILE)
     return PreparedData(record, vocabulary, clips, stores)
 
 
 # ------------------------------------------------------------------------------------ 2. training
 
 
-def run_config(profile_name: str, factor: int, seed: int, device: str) -> Config:
-    return get_profile(profile_name).config(subsampling_factor=factor, seed=seed, device=device)
-
-
-def model_dir(results_dir: Path, factor: int) -> Path:
-    return results_dir / f"M{factor}"
+def run_config(profile_name: str, factor: int, seed: int, device: str, max_epochs: int | None = None) -> Config:
+    """One training's configuration: the profile's, the epoch cap, and where to compute."""
+    return runkey.training_config(profile_name, factor, seed, max_epochs).with_overrides({"device": device})
 
 
 def training_dataset(prepared: PreparedData, config: FeatureConfig) -> CaptionDataset:
@@ -171,77 +179,106 @@ def training_dataset(prepared: PreparedData, config: FeatureConfig) -> CaptionDa
     return CaptionDataset([c.file_name for c in development], captions, features, prepared.vocabulary.eos_index)
 
 
+def epoch_logger(factor: int, seed: int, max_epochs: int) -> Callable[[dict[str, float]], None]:
+    """One line per epoch, for headless runs (a per-batch bar would be a log line per refresh)."""
+
+    def log(record: dict[str, float]) -> None:
+        print(f"M={factor} seed={seed} epoch {int(record['epoch']) + 1}/{max_epochs}: loss {record['loss']:.4f} "
+              f"(best {record['best_loss']:.4f}) in {record['seconds']:.1f} s", flush=True)
+
+    return log
+
+
 def train_subsampling_model(
     profile_name: str, factor: int, results_dir: Path, seed: int = 0, device: str = "auto",
-    resume: bool = True, progress: bool = True,
+    resume: bool = True, progress: bool = True, max_epochs: int | None = None,
 ) -> dict[str, Any]:
-    """Train the model for one M (resuming from its checkpoint); writes ``M<M>/training.json``."""
+    """Train the model for one (seed, M), resuming from its checkpoint; writes its ``training.json``.
+
+    ``progress``: per-batch bars (interactive) when True, one printed line per epoch when False.
+    ``max_epochs``: caps the profile's schedule (recorded in the run key).
+    """
     started = time.perf_counter()
+    results_dir = Path(results_dir)
     prepared = load_prepared(results_dir)
-    config = run_config(profile_name, factor, seed, device)
-    directory = model_dir(results_dir, factor)
+    config = run_config(profile_name, factor, seed, device, max_epochs)
+    directory = layout.run_dir(results_dir, seed, factor)
     directory.mkdir(parents=True, exist_ok=True)
-    checkpoint = directory / "checkpoint.pt"
+    checkpoint = directory / layout.CHECKPOINT_FILE
     if not resume and checkpoint.exists():
         checkpoint.unlink()
     model = build_model(config, len(prepared.vocabulary))
+    on_epoch_end = None if progress else epoch_logger(factor, seed, config.train.max_epochs)
     result = train_model(model, training_dataset(prepared, config.features), prepared.vocabulary.frequencies(), config,
-                         checkpoint, resume=resume, progress=progress)
-    torch.save(model.state_dict(), directory / "model.pt")
-    record = {"M": factor, "profile": profile_name, "config": config.to_dict(), **result.to_dict(),
+                         checkpoint, resume=resume, progress=progress, on_epoch_end=on_epoch_end)
+    torch.save(model.state_dict(), directory / layout.MODEL_FILE)
+    key = runkey.training_key(profile_name, from_project(prepared.record["data_dir"]), factor, seed, max_epochs,
+                              results_dir / layout.PREPARED_RECORD)
+    record = {"M": factor, "seed": seed, "profile": profile_name, "config": config.to_dict(), **result.to_dict(),
               "vocabulary_size": len(prepared.vocabulary), "run": run_metadata(seed, str(resolve_device(device))),
-              "wall_time_s": time.perf_counter() - started}
-    write_json(directory / "training.json", record)
+              "wall_time_s": time.perf_counter() - started, "key": key}
+    write_json(directory / layout.TRAINING_RECORD, record)
     return record
 
 
 # ---------------------------------------------------------------------------------- 3. evaluation
 
 
-def load_trained_model(results_dir: Path, factor: int, config: Config, vocabulary_size: int):
+def load_trained_model(results_dir: Path, seed: int, factor: int, config: Config, vocabulary_size: int):
     model = build_model(config, vocabulary_size)
-    state = torch.load(model_dir(results_dir, factor) / "model.pt", map_location="cpu", weights_only=True)
+    state = torch.load(layout.run_dir(results_dir, seed, factor) / layout.MODEL_FILE, map_location="cpu",
+                       weights_only=True)
     model.load_state_dict(state)
     return model.to(resolve_device(config.device))
 
 
+def timed_decode(model, clip_ids: list[str], features: dict[str, np.ndarray], vocabulary: Vocabulary,
+                 max_steps: int, batch_size: int, progress: bool) -> tuple[dict[str, str], float]:
+    """Greedy captions and the wall time they took, after one untimed warm-up batch (the first batch
+    pays for lazy initialisation: kernels, allocator, thread pools) and synchronised on a GPU."""
+    device = next(model.parameters()).device
+    greedy_decode(model, clip_ids[:batch_size], features, vocabulary, max_steps, batch_size, progress=False)
+    synchronize(device)
+    started = time.perf_counter()
+    predictions = greedy_decode(model, clip_ids, features, vocabulary, max_steps, batch_size, progress)
+    synchronize(device)
+    return predictions, time.perf_counter() - started
+
+
 def evaluate_subsampling_model(
     profile_name: str, factor: int, results_dir: Path, seed: int = 0, device: str = "auto",
-    bootstrap_resamples: int = 1000, progress: bool = True,
+    bootstrap_resamples: int = 1000, progress: bool = True, max_epochs: int | None = None,
 ) -> dict[str, Any]:
-    """Caption the evaluation split, score it and measure Table 2's columns; writes ``M<M>/evaluation.json``."""
+    """Caption the evaluation split with one (seed, M) model, score it and measure Table 2's columns;
+    writes its ``evaluation.json``."""
     from aac_subsampling.evaluation import evaluate_captions
 
+    results_dir = Path(results_dir)
     prepared = load_prepared(results_dir)
-    config = run_config(profile_name, factor, seed, device)
-    model = load_trained_model(results_dir, factor, config, len(prepared.vocabulary))
-    directory = model_dir(results_dir, factor)
+    config = run_config(profile_name, factor, seed, device, max_epochs)
+    model = load_trained_model(results_dir, seed, factor, config, len(prepared.vocabulary))
+    directory = layout.run_dir(results_dir, seed, factor)
 
     clip_ids = sorted(clip.file_name for clip in prepared.clips["evaluation"])
     load = prepared.features("evaluation", config.features)
     features = {clip: load(clip) for clip in clip_ids}  # in memory: time the model, not the disk
     target = resolve_device(config.device)
-    if target.type == "cuda":
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    predictions = greedy_decode(model, clip_ids, features, prepared.vocabulary, config.decode.max_steps,
-                                config.train.batch_size, progress)
-    if target.type == "cuda":
-        torch.cuda.synchronize()
-    inference_time = time.perf_counter() - started
+    predictions, inference_time = timed_decode(model, clip_ids, features, prepared.vocabulary,
+                                               config.decode.max_steps, config.train.batch_size, progress)
 
     references = prepared.references("evaluation")
     evaluation = evaluate_captions(predictions, references, work_dir=directory)
-    evaluation.write(directory)
+    evaluation.write(directory, stem=layout.METRICS_STEM)
     intervals = evaluation.bootstrap(n_resamples=bootstrap_resamples, seed=seed)
-    intervals.to_csv(directory / "bootstrap_ci.csv", index=False)
-    write_predictions(directory / "predictions.csv", predictions, references)
+    intervals.to_csv(directory / layout.BOOTSTRAP_FILE, index=False)
+    write_predictions(directory / layout.PREDICTIONS_FILE, predictions, references)
 
     frames = [len(features[c]) for c in clip_ids]
     n_layers = config.model.encoder_layers
-    lengths = measure_encoder_lengths(model.encoder, (1292, 2584))
+    lengths = measure_encoder_lengths(model.encoder, CLOTHO_FRAME_RANGE)
     record = {
-        "M": factor, "profile": profile_name, "n_clips": len(clip_ids),
+        "M": factor, "seed": seed, "profile": profile_name, "n_clips": len(clip_ids),
+        "max_epochs": config.train.max_epochs,
         "metrics": evaluation.corpus, "unavailable": evaluation.unavailable, "tokenizer": evaluation.tokenizer,
         "inference_time_s": inference_time, "device": str(target),
         "encoder_lengths": {str(k): v for k, v in lengths.items()},
@@ -253,8 +290,9 @@ def evaluate_subsampling_model(
         "parameters_D4367": paper_parameter_count(PAPER_VOCABULARY_SIZE, config.model),
         "parameters_trained": sum(p.numel() for p in model.parameters()),
         "run": run_metadata(seed, str(target)),
+        "key": runkey.evaluation_key(directory / layout.TRAINING_RECORD, bootstrap_resamples),
     }
-    write_json(directory / "evaluation.json", record)
+    write_json(directory / layout.EVALUATION_RECORD, record)
     return record
 
 
@@ -297,7 +335,7 @@ def evaluate_constant_baseline(results_dir: Path, seed: int = 0) -> dict[str, An
     """Score the constant caption on the evaluation split (cached in ``baseline.json``)."""
     from aac_subsampling.evaluation import evaluate_captions
 
-    path = results_dir / "baseline.json"
+    path = Path(results_dir) / "baseline.json"
     if path.exists():
         return json.loads(path.read_text())
     prepared = load_prepared(results_dir)

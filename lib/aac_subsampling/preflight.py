@@ -153,6 +153,32 @@ def _clotho_missing_message(root: Path, probe: ClothoProbe, urls: list[str]) -> 
     )
 
 
+# Clotho v1 on disk, measured on v2.1's copies (v1 has 2893 + 1045 of those clips): ~7.4 GB of wavs,
+# ~4.5 GB of 7z archives (kept after unpacking), ~2 GB of cached features; rounded up.
+CLOTHO_DOWNLOAD_NEED_GB = 15.0
+CLOTHO_UNPACK_NEED_GB = 10.0  # archives already there: wavs and features only
+
+
+def disk_space_error(folder: Path, need_gb: float, what: str) -> str | None:
+    """An error when the file system that holds (or will hold) ``folder`` has less than
+    ``need_gb`` GB free, else None. A folder not made yet is measured at its nearest existing
+    parent; when even that cannot be measured, None (the check cannot tell, so it does not block)."""
+    probe = Path(folder).absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        free_gb = shutil.disk_usage(probe).free / 1e9
+    except OSError:
+        return None
+    if free_gb >= need_gb:
+        return None
+    where = str(folder) if probe == Path(folder).absolute() else f"{folder} (on the disk of {probe})"
+    return (
+        f"not enough disk space for {what}: {where} has {free_gb:.1f} GB free, about {need_gb:.0f} GB are "
+        f"needed. Free some space there, or pass --data-dir pointing at a disk with room."
+    )
+
+
 # --- the checks ------------------------------------------------------------------------------
 
 
@@ -203,6 +229,10 @@ def run_checks(
                 )
             else:
                 report.errors.append(_clotho_missing_message(root, probe, urls))
+            need = CLOTHO_DOWNLOAD_NEED_GB if urls else CLOTHO_UNPACK_NEED_GB
+            what = "downloading and unpacking Clotho v1" if urls else "unpacking Clotho v1"
+            if (space := disk_space_error(root, need, what)) is not None:
+                report.errors.append(space)
     else:
         report.notes.append(f"{chosen.corpus} corpus ({chosen.synthetic_preset}) under {root}; made by notebook 01")
 
@@ -251,20 +281,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     report = run_checks(args.profile, args.data_dir, args.device)
-    print(f"preflight: profile={args.profile} device={args.device or 'auto'}")
+    return 0 if print_report(report, args.profile, args.device) else 2
+
+
+def print_report(report: PreflightReport, profile: str, device: str | None) -> bool:
+    """Print the notes, warnings and errors; True when the run may start."""
+    print(f"preflight: profile={profile} device={device or 'auto'}")
     for note in report.notes:
         print(f"  ok: {note}")
     for warning in report.warnings:
         print(f"  WARNING: {warning}", file=sys.stderr)
     sys.stdout.flush()  # keep the notes before the errors when both streams go to one place
     if report.errors:
-        print(f"preflight FAILED for profile {args.profile!r}; nothing was run:", file=sys.stderr)
+        print(f"preflight FAILED for profile {profile!r}; nothing was run:", file=sys.stderr)
         for error in report.errors:
             indented = "\n    ".join(error.splitlines())
             print(f"  ERROR: {indented}", file=sys.stderr)
-        return 2
-    print("preflight passed")
-    return 0
+        return False
+    print("preflight passed", flush=True)
+    return True
 
 
 if __name__ == "__main__":

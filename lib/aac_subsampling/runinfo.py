@@ -9,9 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import random
-import socket
 import subprocess
-import sys
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -122,10 +120,8 @@ def run_metadata(seed: int | None, device: str) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "seed": seed,
         "timestamp_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "hostname": socket.gethostname(),
         "platform": platform.platform(),
-        "python_executable": sys.executable,
-    }
+    }  # no hostname nor interpreter path: records are published, and those say nothing about the result
 
 
 def seed_everything(seed: int, deterministic_algorithms: bool = False) -> None:

@@ -1,0 +1,427 @@
+"""The run engine: ``python -m aac_subsampling.run`` (``./run_all.sh`` sets up the environment, then
+runs this). It executes the notebooks with papermill, in order::
+
+    01_data_preparation                       -> <results>/prepared.json
+    for each seed, for each M:
+        02_training   (seed, M)               -> <results>/seed<S>/M<M>/training.json
+        03_evaluation (seed, M)               -> <results>/seed<S>/M<M>/evaluation.json
+    04_results                                -> <results>/table1.csv, table2.csv, ... and figures/
+
+A stage is skipped only when its record holds the run key the stage would write now (see
+:mod:`.runkey`); otherwise it runs, and the line says which part of the key changed. An unfinished
+training resumes from its checkpoint. One run at a time per results folder (:mod:`.lock`).
+``--publish`` copies the results meant to be read into ``results/published/<profile>/`` (see
+:mod:`.publish`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import queue
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aac_subsampling import layout, paths, runkey
+from aac_subsampling.profiles import PROFILES, SUBSAMPLING_FACTORS, get_profile
+
+NOTEBOOKS = {"prepare": "01_data_preparation", "training": "02_training", "evaluation": "03_evaluation",
+             "results": "04_results"}
+BOOTSTRAP_RESAMPLES = 1000
+
+log = logging.getLogger("aac_subsampling.run")
+
+
+# ------------------------------------------------------------------------------------- options
+
+
+@dataclass
+class RunOptions:
+    profile: str = "quick"
+    data_dir: Path | None = None
+    results_dir: Path | None = None
+    device: str = "auto"
+    seeds: list[int] = field(default_factory=lambda: [0])
+    factors: list[int] = field(default_factory=lambda: list(SUBSAMPLING_FACTORS))
+    max_epochs: int | None = None
+    force: bool = False
+    publish: bool = False
+    gpus: list[int] = field(default_factory=list)
+    jobs: int = 1
+    kernel: str = "aac-subsampling"
+    preflight: bool = True
+
+    def __post_init__(self) -> None:
+        get_profile(self.profile)  # names the profile when unknown
+        self.data_dir = paths.data_dir(self.profile, self.data_dir)
+        self.results_dir = paths.results_dir(self.profile, self.results_dir)
+        if not self.seeds or any(seed < 0 for seed in self.seeds):
+            raise ValueError(f"seeds must be non-negative integers, not {self.seeds}")
+        if not self.factors or any(factor < 1 for factor in self.factors):
+            raise ValueError(f"sub-sampling factors must be positive integers, not {self.factors}")
+        if self.max_epochs is not None and self.max_epochs < 1:
+            raise ValueError(f"--max-epochs must be a positive integer, not {self.max_epochs}")
+        if self.jobs < 1:
+            raise ValueError(f"--jobs must be at least 1, not {self.jobs}")
+        if self.gpus and self.device not in ("auto", "cuda"):
+            raise ValueError(f"--gpus runs on CUDA devices; it cannot be combined with --device {self.device}")
+        self.seeds = list(dict.fromkeys(self.seeds))
+        self.factors = list(dict.fromkeys(self.factors))
+
+    @property
+    def lanes(self) -> list[str]:
+        """One device name per concurrent training: ``jobs`` per GPU of ``--gpus``, else ``jobs`` on the device."""
+        if self.gpus:
+            return [f"cuda:{gpu}" for gpu in self.gpus for _ in range(self.jobs)]
+        return [self.device] * self.jobs
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers separated by spaces or commas, not {text!r}") from None
+
+
+def _flat(lists: list[list[int]]) -> list[int]:
+    return [value for values in lists for value in values]
+
+
+def parse_arguments(argv: list[str] | None = None) -> RunOptions:
+    parser = argparse.ArgumentParser(
+        prog="./run_all.sh",
+        description="Run the reproduction headlessly (papermill over notebooks/01-04): data preparation, training "
+                    "and evaluation for every seed and sub-sampling factor M, then Tables 1 and 2 and the figures.",
+        epilog="A stage is skipped when its record was made with the same settings (profile, seed, M, every config "
+               "switch, corpus, package version); an interrupted run continues where it stopped when started again.",
+    )
+    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES),
+                        help="smoke (CI, seconds), quick (default; synthetic corpus, CPU, about 15 min), "
+                             "long (Clotho-length synthetic clips) or paper (Clotho v1, the paper's settings; GPU)")
+    parser.add_argument("--data-dir", type=Path, help="corpus folder in Clotho's layout (default: the profile's)")
+    parser.add_argument("--results-dir", type=Path, help="working results folder (default: results/<profile>)")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, help="one training seed (default 0)")
+    seeds.add_argument("--seeds", type=_int_list, nargs="+", help="several seeds, e.g. 0 1 2; each its own run key")
+    parser.add_argument("--m", dest="factors", type=_int_list, nargs="+", default=[list(SUBSAMPLING_FACTORS)],
+                        help="sub-sampling factors to run (default 1 2 4 8 16)")
+    parser.add_argument("--max-epochs", type=int, help="cap the profile's training schedule at N epochs")
+    parser.add_argument("--force", action="store_true", help="redo every stage (trainings start from scratch)")
+    parser.add_argument("--publish", action="store_true",
+                        help="after the run, copy its results into results/published/<profile>/ (needs a clean tree)")
+    parser.add_argument("--gpus", type=_int_list, default=[], help='run trainings in parallel, one per GPU: "0,1"')
+    parser.add_argument("--jobs", type=int, default=1, help="trainings at once per device (default 1)")
+    parser.add_argument("--kernel", default="aac-subsampling", help="Jupyter kernel that runs the notebooks")
+    parser.add_argument("--no-preflight", dest="preflight", action="store_false", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    chosen_seeds = _flat(args.seeds) if args.seeds is not None else [args.seed if args.seed is not None else 0]
+    try:
+        return RunOptions(profile=args.profile, data_dir=args.data_dir, results_dir=args.results_dir,
+                          device=args.device, seeds=chosen_seeds, factors=_flat(args.factors), max_epochs=args.max_epochs,
+                          force=args.force, publish=args.publish, gpus=args.gpus, jobs=args.jobs,
+                          kernel=args.kernel, preflight=args.preflight)
+    except ValueError as error:
+        parser.error(str(error))
+        raise  # unreachable: parser.error exits
+
+
+# -------------------------------------------------------------------------------------- stages
+
+
+@dataclass
+class Stage:
+    """One notebook run: what it writes and the key that record must hold to be reused."""
+
+    name: str  # e.g. "training seed=0 M=4"
+    notebook: str
+    executed_name: str
+    record: Path
+    expected_key: Callable[[], dict[str, Any]]  # computed when the stage is reached (after its upstream)
+    parameters: dict[str, Any]
+
+
+def _common_parameters(options: RunOptions) -> dict[str, Any]:
+    return {"profile": options.profile, "data_dir": str(options.data_dir), "results_dir": str(options.results_dir),
+            "device": options.device, "max_epochs": options.max_epochs, "headless": True}
+
+
+def prepare_stage(options: RunOptions) -> Stage:
+    return Stage("data preparation", NOTEBOOKS["prepare"], NOTEBOOKS["prepare"],
+                 Path(options.results_dir) / layout.PREPARED_RECORD,
+                 lambda: runkey.prepare_key(options.profile, options.data_dir),
+                 {**_common_parameters(options), "seed": options.seeds[0]})
+
+
+def training_stage(options: RunOptions, seed: int, factor: int, device: str | None = None) -> Stage:
+    results = Path(options.results_dir)
+    return Stage(f"training seed={seed} M={factor}", NOTEBOOKS["training"],
+                 f"{NOTEBOOKS['training']}_seed{seed}_M{factor}", layout.training_record(results, seed, factor),
+                 lambda: runkey.training_key(options.profile, options.data_dir, factor, seed, options.max_epochs,
+                                             results / layout.PREPARED_RECORD),
+                 {**_common_parameters(options), "seed": seed, "M": factor, "resume": True,
+                  "device": device or options.device})
+
+
+def evaluation_stage(options: RunOptions, seed: int, factor: int) -> Stage:
+    results = Path(options.results_dir)
+    return Stage(f"evaluation seed={seed} M={factor}", NOTEBOOKS["evaluation"],
+                 f"{NOTEBOOKS['evaluation']}_seed{seed}_M{factor}", layout.evaluation_record(results, seed, factor),
+                 lambda: runkey.evaluation_key(layout.training_record(results, seed, factor), BOOTSTRAP_RESAMPLES),
+                 {**_common_parameters(options), "seed": seed, "M": factor,
+                  "bootstrap_resamples": BOOTSTRAP_RESAMPLES})
+
+
+def results_stage(options: RunOptions) -> Stage:
+    return Stage("results tables", NOTEBOOKS["results"], NOTEBOOKS["results"],
+                 Path(options.results_dir) / layout.SUMMARY_RECORD,
+                 lambda: runkey.results_key(options.results_dir, options.seeds, options.factors),
+                 {**_common_parameters(options), "seeds": options.seeds, "factors": options.factors})
+
+
+def why_run(stage: Stage, force: bool) -> str | None:
+    """None when the stage's record can be reused; else the reason to run it."""
+    if force:
+        return "--force"
+    if not stage.record.exists():
+        return "no record yet"
+    changes = runkey.key_changes(runkey.read_key(stage.record), stage.expected_key())
+    return "settings changed: " + "; ".join(changes) if changes else None
+
+
+# ------------------------------------------------------------------------------------ execution
+
+
+def execute_notebook(notebook: Path, output: Path, parameters: dict[str, Any], kernel: str) -> None:
+    """Run one notebook with papermill (its cell outputs go to the log, one line each)."""
+    import papermill
+
+    papermill.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name=kernel,
+                               cwd=str(notebook.parent), log_output=True, progress_bar=False)
+
+
+class StageFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class Engine:
+    options: RunOptions
+    executor: Callable[[Path, Path, dict[str, Any], str], None] = execute_notebook
+    summary: list[tuple[str, str]] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)
+
+    @property
+    def notebooks_dir(self) -> Path:
+        return paths.project_root(Path(__file__).parent) / "notebooks"
+
+    def executed_path(self, stage: Stage) -> Path:
+        return layout.executed_dir(self.options.results_dir) / f"{stage.executed_name}.ipynb"
+
+    def run_stage(self, stage: Stage, log_path: Path | None = None) -> bool:
+        """Run the stage unless its record can be reused; True when it ran. With ``log_path`` the notebook runs
+        in a process of its own, its output going to that file (for trainings run side by side)."""
+        reason = why_run(stage, self.options.force)
+        if reason is None:
+            print(f"run: [skipped] {stage.name}: {_relative(stage.record, self.options.results_dir)} matches", flush=True)
+            self.summary.append((stage.name, "skipped"))
+            return False
+        where = f" on {stage.parameters['device']}; log: {log_path}" if log_path else ""
+        print(f"run: ==> {stage.name} ({reason}): notebooks/{stage.notebook}.ipynb{where}", flush=True)
+        parameters = dict(stage.parameters)
+        if self.options.force and "resume" in parameters:
+            parameters["resume"] = False
+        stage.record.unlink(missing_ok=True)  # a stage that fails must not leave the old record looking valid
+        started = time.perf_counter()
+        notebook, output = self.notebooks_dir / f"{stage.notebook}.ipynb", self.executed_path(stage)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if log_path is None or self.executor is not execute_notebook:  # tests replace the executor
+                self.executor(notebook, output, parameters, self.options.kernel)
+            else:
+                execute_in_subprocess(notebook, output, parameters, self.options.kernel, log_path)
+            if not stage.record.exists():
+                raise RuntimeError(f"the notebook finished but wrote no {stage.record}")
+        except Exception as error:  # papermill raises PapermillExecutionError with the cell's traceback
+            self.summary.append((stage.name, f"FAILED after {format_duration(time.perf_counter() - started)}"))
+            last_line = str(error).strip().splitlines()[-1] if str(error).strip() else ""
+            raise StageFailed(f"{stage.name}: notebooks/{stage.notebook}.ipynb failed ({type(error).__name__}: "
+                              f"{last_line}); the executed copy: {output}"
+                              + (f"; log: {log_path}" if log_path else "")) from error
+        took = format_duration(time.perf_counter() - started)
+        self.summary.append((stage.name, took))
+        self.ran.append(stage.name)
+        print(f"run: <== {stage.name} done in {took}", flush=True)
+        return True
+
+    def run(self) -> None:
+        options = self.options
+        self.run_stage(prepare_stage(options))
+        pairs = [(seed, factor) for seed in options.seeds for factor in options.factors]
+        if len(options.lanes) > 1:
+            self.train_in_parallel(pairs)
+            for seed, factor in pairs:  # one at a time: Table 2's inference time is measured alone
+                self.run_stage(evaluation_stage(options, seed, factor))
+        else:
+            for seed, factor in pairs:
+                self.run_stage(training_stage(options, seed, factor))
+                self.run_stage(evaluation_stage(options, seed, factor))
+        self.run_stage(results_stage(options))
+
+    def train_in_parallel(self, pairs: list[tuple[int, int]]) -> None:
+        """Trainings on ``options.lanes`` at once (a lane: one device slot), each in its own process with its own
+        log; a failure is named at the end and does not stop the others."""
+        lanes: queue.Queue[str] = queue.Queue()
+        for lane in self.options.lanes:
+            lanes.put(lane)
+        failures: list[str] = []
+
+        def train(pair: tuple[int, int]) -> None:
+            lane = lanes.get()
+            try:
+                stage = training_stage(self.options, *pair, device=lane)
+                self.run_stage(stage, Path(self.options.results_dir) / "logs" / f"{stage.executed_name}.log")
+            except StageFailed as error:
+                failures.append(str(error))
+            finally:
+                lanes.put(lane)
+
+        threads = [threading.Thread(target=train, args=(pair,), daemon=True) for pair in pairs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise StageFailed(" | ".join(failures))
+
+
+def _notebook_job(notebook: str, output: str, parameters: dict[str, Any], kernel: str, log_path: str) -> None:
+    """In a child process: run one notebook, its log to a file."""
+    handler = logging.FileHandler(log_path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    handler.addFilter(_QuietPapermill())
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    execute_notebook(Path(notebook), Path(output), parameters, kernel)
+
+
+def execute_in_subprocess(notebook: Path, output: Path, parameters: dict[str, Any], kernel: str,
+                          log_path: Path) -> None:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    process = multiprocessing.get_context("spawn").Process(
+        target=_notebook_job, args=(str(notebook), str(output), parameters, kernel, str(log_path)))
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"the notebook's process ended with exit code {process.exitcode}")
+
+
+# -------------------------------------------------------------------------------------- helpers
+
+
+def format_duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min {int(seconds % 60):02d} s"
+    if seconds >= 60:
+        return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+    return f"{seconds:.1f} s"
+
+
+def _relative(path: Path, base: Path | None) -> str:
+    try:
+        return Path(path).relative_to(base).as_posix() if base else str(path)
+    except ValueError:
+        return str(path)
+
+
+def print_summary(engine: Engine, started: float, stream=sys.stdout) -> None:
+    if engine.summary:
+        print("run: stages:", file=stream)
+        width = max(len(name) for name, _ in engine.summary)
+        for name, outcome in engine.summary:
+            print(f"  {name:<{width}}  {outcome}", file=stream)
+    print(f"run: total wall time {format_duration(time.perf_counter() - started)}", file=stream, flush=True)
+
+
+def run_preflight(options: RunOptions) -> bool:
+    from aac_subsampling import preflight
+
+    device = None if options.device == "auto" else options.device
+    report = preflight.run_checks(options.profile, options.data_dir, device)
+    return preflight.print_report(report, options.profile, device)
+
+
+class _QuietPapermill(logging.Filter):
+    """Keep the notebooks' own output; drop papermill's per-cell banners and the kernel's transport notice."""
+
+    NOISE = ("Executing Cell", "Ending Cell", "Kernel is running over TCP", "Passed unknown parameter")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(noise in message for noise in self.NOISE)
+
+
+def configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(_QuietPapermill())
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_logging()
+    started = time.perf_counter()
+    options = parse_arguments(argv)
+    if options.preflight and not run_preflight(options):
+        print(f"run: stopped before any work (preflight failed); nothing was written to {options.results_dir}",
+              file=sys.stderr)
+        return 2
+    from aac_subsampling.lock import ResultsFolderBusyError, RunLock
+
+    engine = Engine(options)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        with RunLock(Path(options.results_dir)) as held:
+            if held.took_over:
+                print(f"run: took over a stale lock left by pid {held.took_over.get('pid')} "
+                      f"(started {held.took_over.get('started_utc')}), which is no longer running", flush=True)
+            print(f"run: profile={options.profile} results={options.results_dir} device={options.device} "
+                  f"seeds={options.seeds} M={options.factors}"
+                  + (f" max_epochs={options.max_epochs}" if options.max_epochs else "")
+                  + (f" lanes={options.lanes}" if len(options.lanes) > 1 else "")
+                  + (" --force: every stage is redone" if options.force else ""), flush=True)
+            engine.run()
+            if options.publish:
+                from aac_subsampling.publish import publish
+
+                destination = publish(Path(options.results_dir), options.profile)
+                print(f"run: published into {paths.relative_to_project(destination)}", flush=True)
+    except ResultsFolderBusyError as error:
+        print(f"run: {error}", file=sys.stderr)
+        return 3
+    except StageFailed as error:
+        print(f"run: FAILED: {error}", file=sys.stderr)
+        print_summary(engine, started, sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nrun: interrupted. Run the same command again to continue: finished stages are skipped and an "
+              "unfinished training resumes from its checkpoint.", file=sys.stderr)
+        print_summary(engine, started, sys.stderr)
+        return 130
+    print(f"run: done; tables in {options.results_dir}")
+    print_summary(engine, started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
