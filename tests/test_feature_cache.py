@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -118,3 +119,54 @@ def test_parallel_workers_and_failures_named(clips: list[FakeClip], tmp_path: Pa
     assert list(info.value.failures) == ["broken: clip.wav"]
     store = cache_features(clips, tmp_path / "cache", FeatureConfig(), workers=2, progress=False)
     assert store.stats is not None and (store.stats.extracted, store.stats.reused) == (0, len(NAMES))
+
+
+def test_changed_content_with_same_size_and_mtime_is_re_extracted(clips: list[FakeClip], tmp_path: Path) -> None:
+    """Size and mtime are only a pre-check: a wav rewritten with other samples of the same length,
+    its mtime put back (cp -p, rsync -t, a restored backup), must not reuse its stale features."""
+    cfg = FeatureConfig()
+    cache_features(clips, tmp_path / "cache", cfg, workers=1, progress=False)
+    target = clips[1].audio_path
+    before = target.stat()
+    n = sf.info(str(target)).frames
+    sf.write(target, 0.3 * np.sin(np.arange(n) / 7.0), 44100, subtype="PCM_16")
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (target.stat().st_size, target.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    store = cache_features(clips, tmp_path / "cache", cfg, workers=2, progress=False)
+    assert store.stats is not None and (store.stats.extracted, store.stats.reused) == (1, len(NAMES) - 1)
+    np.testing.assert_array_equal(store.load(clips[1].file_name), extract_features(target, cfg))
+    manifest = json.loads((store.directory / "manifest.json").read_text())
+    assert manifest["clips"][clips[1].file_name]["source_sha1"] == hashlib.sha1(target.read_bytes()).hexdigest()
+
+
+def test_record_without_content_hash_is_re_extracted(clips: list[FakeClip], tmp_path: Path) -> None:
+    """A manifest written before content hashes existed cannot vouch for its features."""
+    cfg = FeatureConfig()
+    folder = cache_features(clips, tmp_path / "cache", cfg, workers=1, progress=False).directory
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for entry in manifest["clips"].values():
+        del entry["source_sha1"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    store = cache_features(clips, tmp_path / "cache", cfg, workers=1, progress=False)
+    assert store.stats is not None and store.stats.extracted == len(NAMES)
+
+
+def test_non_finite_and_truncated_clips_are_failures_named_by_clip(clips: list[FakeClip], tmp_path: Path) -> None:
+    """Both used to slip through: NaN aborted the whole run with a librosa error naming no clip, a
+    truncated wav was cached at part of its length. Now each is a failure listed by file name."""
+    nan_clip = tmp_path / "audio" / "nan: inside.wav"
+    samples = np.zeros(22050, dtype=np.float32)
+    samples[5] = np.nan
+    sf.write(nan_clip, samples, 44100, subtype="FLOAT")
+    cut = tmp_path / "audio" / "cut short.wav"
+    data = clips[0].audio_path.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    bad = [FakeClip(nan_clip.name, nan_clip), FakeClip(cut.name, cut)]
+    for workers in (1, 2):
+        with pytest.raises(FeatureCacheError) as info:
+            cache_features([*clips, *bad], tmp_path / f"cache{workers}", FeatureConfig(), workers=workers,
+                           progress=False)
+        assert sorted(info.value.failures) == ["cut short.wav", "nan: inside.wav"]
+        assert "non-finite" in info.value.failures["nan: inside.wav"]
+        assert "truncated" in info.value.failures["cut short.wav"]
+        assert len(FeatureStore.open(tmp_path / f"cache{workers}", FeatureConfig())) == len(NAMES)

@@ -139,3 +139,39 @@ def test_band_statistics_standardise_every_band() -> None:
 def test_standardise_is_not_part_of_the_cache_key() -> None:
     assert FeatureConfig(standardise=True).cache_key() == FeatureConfig().cache_key()
     assert FeatureConfig(window="hann").cache_key() != FeatureConfig().cache_key()
+
+
+# --- bad inputs: truncated files and non-finite samples are named, not featurised quietly ----------
+
+
+def test_truncated_wav_is_named_with_promised_and_present_frames(tmp_path: Path) -> None:
+    """libsndfile clamps a truncated wav's frame count to what is there, so it used to load half a
+    clip silently; the header's promise is now checked against the file size."""
+    full = tmp_path / "full clip.wav"
+    sf.write(full, band_limited_signal(1.0), SR, subtype="PCM_16")
+    data = full.read_bytes()
+    cut = tmp_path / "cut: half.wav"
+    cut.write_bytes(data[: len(data) // 2])
+    present = (len(data) // 2 - 44) // 2  # 44-byte header, 2 bytes per frame
+    assert sf.info(str(cut)).frames == present  # what soundfile alone reports: no hint of a problem
+    for call in (lambda: load_audio(cut), lambda: load_audio(cut, data=cut.read_bytes()),
+                 lambda: extract_features(cut, FeatureConfig())):
+        with pytest.raises(ValueError, match=r"cut: half\.wav is truncated") as info:
+            call()
+        assert f"promises {SR} frames" in str(info.value) and f"only {present}" in str(info.value)
+    assert load_audio(full).shape == (SR,)  # a complete file passes
+    sf.write(tmp_path / "clip.flac", band_limited_signal(0.5), SR, format="FLAC")  # not a wav: not checked
+    assert load_audio(tmp_path / "clip.flac").shape == (SR // 2,)
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
+def test_non_finite_samples_are_named(tmp_path: Path, bad_value: float) -> None:
+    """A float wav can hold NaN or inf; librosa then stopped with an error naming no clip."""
+    x = band_limited_signal(0.5)
+    x[1000] = bad_value
+    path = tmp_path / "bad samples #1.wav"
+    sf.write(path, x, SR, subtype="FLOAT")
+    with pytest.raises(ValueError, match=r"bad samples #1\.wav holds 1 non-finite .* at sample 1000"):
+        extract_features(path, FeatureConfig())
+    with pytest.raises(ValueError, match="non-finite"):
+        log_mel_energies(x, FeatureConfig(peak_normalise=True))

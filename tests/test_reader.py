@@ -129,3 +129,61 @@ def test_bad_header_and_missing_paths_are_named(tmp_path: Path) -> None:
     (tmp_path / "other" / "development").rmdir()
     with pytest.raises(FileNotFoundError, match="development"):
         read_split(tmp_path / "other", "development")
+
+
+# --- whole-file problems and truncated audio -------------------------------------------------------
+
+
+def test_truncated_wav_is_reported_with_its_frame_counts(tmp_path: Path) -> None:
+    """soundfile reports a truncated wav's frames as what is there, so it was read as a shorter
+    clip; the header's promise is compared with the file size (no samples are decoded)."""
+    names = ["whole.wav", "cut: in half.wav"]
+    write_corpus(tmp_path, [[name, *TRICKY_CAPTIONS] for name in names], names)
+    cut = tmp_path / "development" / "cut: in half.wav"
+    data = cut.read_bytes()  # 4410 frames of 16-bit mono after a 44-byte header
+    cut.write_bytes(data[:1044])
+    with pytest.raises(ClothoFormatError) as info:
+        read_split(tmp_path, "development")
+    assert info.value.problems == {"truncated_audio": ["cut: in half.wav"]}
+    assert "cut: in half.wav: header promises 4410 frames, file holds 500" in str(info.value)
+    with pytest.warns(UserWarning, match="1 truncated_audio"):
+        result = read_split(tmp_path, "development", skip_bad=True)
+    assert [clip.file_name for clip in result.clips] == ["whole.wav"]
+    assert len(read_split(tmp_path, "development", skip_bad=True, check_audio=False)) == 2  # header check skipped
+
+
+def test_non_utf8_captions_csv_names_file_byte_and_line(tmp_path: Path) -> None:
+    write_corpus(tmp_path, [["a.wav", *TRICKY_CAPTIONS], ["b.wav", *TRICKY_CAPTIONS]], ["a.wav", "b.wav"])
+    csv_path = tmp_path / "clotho_captions_development.csv"
+    text = csv_path.read_text(encoding="utf-8").replace("Plain caption", "Caf\u00e9 caption", 2)
+    latin1 = text.encode("latin-1")
+    csv_path.write_bytes(latin1)
+    offset = latin1.index(b"\xe9")
+    with pytest.raises(ClothoFormatError) as info:
+        read_split(tmp_path, "development")
+    message = str(info.value)
+    assert str(csv_path) in message and "must be UTF-8" in message
+    assert f"byte {offset} (line 2) is 0xe9" in message
+    assert isinstance(info.value.__cause__, UnicodeDecodeError)  # chained, for the full story
+    # the same text as UTF-8 with a byte-order mark (as Excel saves it) reads fine
+    csv_path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert [c.captions[3] for c in read_split(tmp_path, "development")] == ["Caf\u00e9 caption without punctuation"] * 2
+    # and the offset of a bad byte counts the mark
+    csv_path.write_bytes(b"\xef\xbb\xbf" + latin1)
+    with pytest.raises(ClothoFormatError, match=f"byte {offset + 3} \\(line 2\\)"):
+        read_split(tmp_path, "development")
+
+
+def test_empty_split_is_an_error_naming_split_csv_and_folder(tmp_path: Path) -> None:
+    """An empty split used to come back as [] and fail later with 'min() arg is an empty sequence'."""
+    write_corpus(tmp_path, [], [], split="evaluation")
+    with pytest.raises(ClothoFormatError) as info:
+        read_split(tmp_path, "evaluation")
+    message = str(info.value)
+    assert "evaluation split of" in message and "no_clips" in message
+    assert str(tmp_path / "clotho_captions_evaluation.csv") in message and str(tmp_path / "evaluation") in message
+    assert "0 data rows" in message and "0 .wav files" in message
+    # every clip skipped as bad: the same error, saying why, and no empty result
+    write_corpus(tmp_path, [["a.wav", *TRICKY_CAPTIONS[:4]]], ["a.wav"], split="development")
+    with pytest.raises(ClothoFormatError, match="1 bad_captions"):
+        read_split(tmp_path, "development", skip_bad=True)

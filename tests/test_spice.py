@@ -388,3 +388,54 @@ def test_fetch_corenlp_rejects_non_zip(tmp_path):
     page.write_text("<html>moved</html>")
     with pytest.raises(RuntimeError, match="not a zip"):
         fetch_corenlp(tmp_path / "lib", url=page.as_uri())
+
+
+# --------------------------------------------------------------------------
+# timeout: a stuck SPICE is killed and reported, not waited on for ever
+# --------------------------------------------------------------------------
+
+
+def _sleeping_spice(monkeypatch, tmp_path):
+    """Replace SPICE's command line by a process that records its pid and sleeps for a minute."""
+    import sys
+
+    pid_file = tmp_path / "pid"
+    script = (f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
+              "print('parsing', flush=True); time.sleep(60)")
+    monkeypatch.setattr(spice_module, "spice_command", lambda *args, **kwargs: [sys.executable, "-c", script])
+    return pid_file
+
+
+def test_spice_has_a_default_timeout():
+    import inspect
+
+    assert inspect.signature(run_spice).parameters["timeout"].default == spice_module.SPICE_TIMEOUT_S == 1800
+
+
+def test_spice_past_its_timeout_is_killed_and_named(tmp_path, monkeypatch):
+    import os
+    import time
+
+    pid_file = _sleeping_spice(monkeypatch, tmp_path)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"did not finish within its timeout of 1.5 s and was killed.*parsing"):
+        run_spice([["x"]], ["y"], java="java", run_dir=tmp_path, cache_dir=tmp_path / "c",
+                  spice_dir=_fake_spice_dir(tmp_path), java_major=8, timeout=1.5)
+    assert time.monotonic() - started < 30
+    with pytest.raises(ProcessLookupError):  # killed and reaped, not left running
+        os.kill(int(pid_file.read_text()), 0)
+
+
+def test_spice_timeout_makes_spice_unavailable_with_that_reason(tmp_path, monkeypatch):
+    """Through the metrics wiring: 'auto' gives no SPICE score and a reason naming the timeout."""
+    import functools
+
+    _sleeping_spice(monkeypatch, tmp_path)
+    java = _fake_java(tmp_path, 'openjdk version "11.0.2"')
+    monkeypatch.setattr(metrics_module, "spice_status", lambda java: (True, "ok"))
+    monkeypatch.setattr(metrics_module, "run_spice",
+                        functools.partial(run_spice, spice_dir=_fake_spice_dir(tmp_path), timeout=1.0))
+    corpus, per_clip, reason = metrics_module._spice_scores(
+        [["x"]], ["y"], mode="auto", java=java, run_dir=tmp_path, cache_dir=tmp_path / "c")
+    assert corpus is None and per_clip is None
+    assert "timeout of 1 s" in reason and "killed" in reason

@@ -12,14 +12,17 @@ Layout under ``root`` once fetched (what the reader expects)::
     root/evaluation/*.wav                   (1045 files)
 
 Downloads stream through ``urllib`` into ``<file>.part``, resume with an HTTP Range request after an
-interruption and are md5-verified before being renamed into place. Without network access the
-fetch raises :class:`ClothoNotAvailableError`, which says which files to download from where and
-where to put them. :func:`clotho_v1_present` and :func:`describe_missing` never touch the network.
+interruption, wait and ask again when Zenodo answers 429 (too many requests) or 5xx, and are
+md5-verified before being renamed into place. An archive found in place with a wrong md5 is moved
+aside to ``<name>.md5-mismatch``, not deleted. Without network access the fetch raises
+:class:`ClothoNotAvailableError`, which says which files to download from where and where to put
+them. :func:`clotho_v1_present` and :func:`describe_missing` never touch the network.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
 import shutil
@@ -27,15 +30,20 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
 
 from aac_subsampling.data.download import (
     ChecksumMismatchError,
     DownloadError,
     FetchError,
     download_file,
+    http_status_text,
     md5sum,
-    verify_or_delete,
+    verify_or_move_aside,
 )
+from aac_subsampling.data.reader import ClothoFormatError, decode_utf8
 
 __all__ = [
     "ZENODO_RECORD_URL", "RemoteFile", "CLOTHO_V1_FILES", "CLOTHO_V1_COUNTS", "SPLITS",
@@ -156,8 +164,12 @@ def verify_clotho_layout(
         if remote.kind != "captions" or not path.is_file():
             continue
         expected = expected_counts.get(remote.split)
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
+        try:
+            text = decode_utf8(path.read_bytes(), path)
+        except ClothoFormatError as exc:  # names the file, the byte and the line
+            problems.append(f"{path}: {exc.problems['bad_encoding'][0]}")
+            continue
+        rows = list(csv.reader(io.StringIO(text, newline="")))
         if expected is not None and len(rows) - 1 != expected:
             problems.append(f"{path} has {len(rows) - 1} caption rows, expected {expected}")
         for number, row in enumerate(rows[1:], start=2):
@@ -169,12 +181,45 @@ def verify_clotho_layout(
         raise ClothoLayoutError(f"Clotho copy at {root} is incomplete:\n  " + "\n  ".join(problems))
 
 
-def _extract_archive(archive: Path, root: Path, split: str) -> None:
+def _extraction_bar(total: int, label: str, progress: bool) -> Any:
+    """A py7zr extraction callback driving a bytes progress bar (7z archives list each member's
+    size, and py7zr reports each member when written). Built here because py7zr is imported lazily."""
+    from py7zr.callbacks import ExtractCallback
+
+    class Bar(ExtractCallback):
+        def __init__(self) -> None:
+            self.bar = tqdm(total=total, unit="B", unit_scale=True, desc=f"unpack {label}",
+                            disable=not progress, leave=False)
+
+        def report_end(self, processing_file_path: str, wrote_bytes: str) -> None:
+            self.bar.update(int(wrote_bytes or 0))
+
+        # the other events carry nothing the bar needs
+        def report_start_preparation(self) -> None:
+            pass
+
+        def report_start(self, processing_file_path: str, processing_bytes: str) -> None:
+            pass
+
+        def report_update(self, decompressed_bytes: str) -> None:
+            pass
+
+        def report_warning(self, message: str) -> None:
+            log.warning("%s: %s", label, message)
+
+        def report_postprocess(self) -> None:
+            pass
+
+    return Bar()
+
+
+def _extract_archive(archive: Path, root: Path, split: str, progress: bool = False) -> None:
     """Unpack a 7z audio archive so that its wavs end up in ``root/<split>/``.
 
     Extraction goes to a temporary folder first and is moved into place only when complete, so an
     interrupted extraction never looks like a finished one. Clotho v1 archives hold a top-level
-    ``<split>/`` folder; an archive with the wavs at its top level is accepted too.
+    ``<split>/`` folder; an archive with the wavs at its top level is accepted too. ``progress``:
+    a bytes progress bar (the development archive unpacks to several GB).
     """
     import py7zr  # imported here: only needed when extracting
 
@@ -184,7 +229,13 @@ def _extract_archive(archive: Path, root: Path, split: str) -> None:
     staging.mkdir(parents=True)
     log.info("extracting %s into %s", archive, root / split)
     with py7zr.SevenZipFile(archive, mode="r") as seven:
-        seven.extractall(path=staging)
+        total = sum(int(info.uncompressed or 0) for info in seven.list())
+    callback = _extraction_bar(total, archive.name, progress)
+    try:  # the bar is closed after the archive, whose close() waits for py7zr's reporting thread
+        with py7zr.SevenZipFile(archive, mode="r") as seven:
+            seven.extractall(path=staging, callback=callback)
+    finally:
+        callback.bar.close()
     source = staging / split if (staging / split).is_dir() else staging
     target = root / split
     if target.exists():
@@ -194,10 +245,14 @@ def _extract_archive(archive: Path, root: Path, split: str) -> None:
         shutil.rmtree(staging)
 
 
-def _manual_instructions(root: Path, missing: Sequence[RemoteFile], base_url: str | None) -> str:
+def _manual_instructions(root: Path, missing: Sequence[RemoteFile], base_url: str | None,
+                         status: int | None = None) -> str:
+    """What to download by hand and where to put it. ``status``: the HTTP status that stopped the
+    download (a busy or refusing server is not a missing network, and must not be called one)."""
     lines = [f"  {file_url(r.name, base_url)}  (md5 {r.md5})" for r in missing]
+    why = "no network?" if status is None else f"the server answered {http_status_text(status)}"
     return (
-        "Clotho v1 is not available and cannot be downloaded (no network?). Download these files:\n"
+        f"Clotho v1 is not available and cannot be downloaded ({why}). Download these files:\n"
         + "\n".join(lines)
         + f"\nand put them in {root.resolve()}/ (keep the file names), then run again: the 7z archives "
         f"are checked and unpacked to {root.resolve()}/development/ and {root.resolve()}/evaluation/. "
@@ -224,10 +279,13 @@ def fetch_clotho_v1(
     - Complete copy under ``root``: returned, no network access.
     - Otherwise each missing file is downloaded from ``base_url`` (Zenodo by default) with
       :func:`download_file`, archives are extracted with py7zr, and the result is checked with
-      :func:`verify_clotho_layout`. Archives already downloaded are reused (md5-checked).
+      :func:`verify_clotho_layout`. Archives already downloaded are reused (md5-checked, with a
+      progress bar; one with a wrong md5 is moved aside to ``<name>.md5-mismatch`` and
+      :class:`ChecksumMismatchError` says so).
 
     ``files``, ``expected_counts`` and ``captions_per_clip`` exist so tests can use tiny fakes.
-    Network failures raise :class:`ClothoNotAvailableError` naming the files, their URLs and ``root``.
+    Network failures, and a server still busy (HTTP 429/5xx) after :func:`download_file`'s retries,
+    raise :class:`ClothoNotAvailableError` naming the cause, the files, their URLs and ``root``.
     """
     if existing is not None:
         existing = Path(existing)
@@ -256,14 +314,14 @@ def fetch_clotho_v1(
                           timeout=timeout)
     except DownloadError as exc:
         raise ClothoNotAvailableError(
-            f"{exc}\n" + _manual_instructions(root, to_download, base_url)
+            f"{exc}\n" + _manual_instructions(root, to_download, base_url, exc.status)
         ) from exc
 
     for remote in to_extract:
         archive = root / remote.name
         if remote not in to_download:  # downloaded by an earlier run or by hand: check it first
-            verify_or_delete(archive, remote.md5, remote.name)
-        _extract_archive(archive, root, remote.split)
+            verify_or_move_aside(archive, remote.md5, remote.name, progress)
+        _extract_archive(archive, root, remote.split, progress)
         if not keep_archives:
             archive.unlink()
     verify_clotho_layout(root, expected_counts, captions_per_clip, files)

@@ -8,11 +8,19 @@ Layout::
 
 Changing any feature setting (window, peak normalisation, ...) changes the hash and so the folder:
 old features are never mixed with new ones. An entry records the npy file, its frame count and the
-source wav's size and modification time; a clip is re-extracted when its wav changed. Each npy is
-written to a temporary file and renamed, and the manifest is rewritten atomically every few
-seconds, so an interrupted run loses at most the last few clips' records; npy files whose records
-were lost are adopted again if they are newer than their source wav (make-style). One writer per
-cache folder at a time.
+source wav's size, modification time and SHA-1 of its bytes. A record is reused only when size
+and mtime match (cheap pre-check: a mismatch re-extracts without hashing) *and* the wav's SHA-1
+matches, so a wav whose content changed but whose size and mtime were kept (``cp -p``, ``rsync
+-t``, a restored backup) is re-extracted. The extracting worker hashes the very bytes it decodes,
+so the recorded hash always belongs to the features. Validation reads every wav once (SHA-1, not
+for security: it is the fastest hashlib digest measured here, ~5 ms per 2.6 MB 30 s clip on one
+core, done in threads); records of older versions without a hash are re-extracted once.
+
+Each npy is written to a temporary file and renamed, and the manifest is rewritten atomically every
+few seconds, so an interrupted run loses at most the last few clips' records; npy files whose
+records were lost are adopted again if they are newer than their source wav (make-style: this is
+the one place where the content is not checked against the features, since no hash was recorded;
+the adopted record gets the wav's current hash). One writer per cache folder at a time.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,13 +44,15 @@ from aac_subsampling.config import FeatureConfig
 from aac_subsampling.features import extract_features, log_mel_energies
 
 __all__ = ["CACHE_FORMAT", "CacheStats", "FeatureStore", "FeatureCacheError", "cache_features", "cache_dir",
-           "config_hash", "npy_name"]
+           "config_hash", "npy_name", "content_hash"]
 
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
 MANIFEST = "manifest.json"
 FLUSH_SECONDS = 5.0
+HASH_KEY = "source_sha1"
+_HASH_CHUNK = 1 << 20
 
 
 class ClipLike(Protocol):
@@ -154,35 +164,74 @@ def _write_manifest(directory: Path, cfg: FeatureConfig, entries: dict[str, dict
     os.replace(tmp, directory / MANIFEST)
 
 
+def content_hash(data: bytes) -> str:
+    """Hex SHA-1 of a clip's bytes: what decides whether cached features still belong to it."""
+    return hashlib.sha1(data).hexdigest()
+
+
+def _file_hash(path: Path) -> str:
+    """SHA-1 of a file read in chunks (hashlib releases the GIL, so threads hash in parallel)."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        while block := handle.read(_HASH_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _source_id(path: Path) -> dict[str, Any]:
     stat = path.stat()
     return {"source": str(path), "source_size": stat.st_size, "source_mtime_ns": stat.st_mtime_ns}
 
 
-def _is_current(entry: dict[str, Any] | None, source: dict[str, Any], npy: Path) -> bool:
-    return (entry is not None and entry.get("source_size") == source["source_size"]
+def _may_be_current(entry: dict[str, Any] | None, source: dict[str, Any], npy: Path) -> bool:
+    """The cheap part of validation: a record with a hash, same size and mtime, and its npy there."""
+    return (entry is not None and isinstance(entry.get(HASH_KEY), str)
+            and entry.get("source_size") == source["source_size"]
             and entry.get("source_mtime_ns") == source["source_mtime_ns"] and npy.is_file())
 
 
-def _adopt(npy: Path, source: dict[str, Any]) -> dict[str, Any] | None:
+def _hash_files(paths: dict[str, Path], workers: int) -> dict[str, str | None]:
+    """file name -> SHA-1 of its file (None when it cannot be read: then it is re-extracted,
+    and extraction reports why)."""
+
+    def one(path: Path) -> str | None:
+        try:
+            return _file_hash(path)
+        except OSError:
+            return None
+
+    if workers <= 1 or len(paths) < 2:
+        return {name: one(path) for name, path in paths.items()}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(zip(paths, pool.map(one, paths.values())))
+
+
+def _adopt(npy: Path, source: dict[str, Any], audio_path: Path) -> dict[str, Any] | None:
     """A record for an npy left without one by an interrupted run, if it is newer than its source."""
     try:
         if npy.stat().st_mtime_ns < source["source_mtime_ns"]:
             return None
         shape = np.load(npy, mmap_mode="r").shape
+        digest = _file_hash(audio_path)
     except (OSError, ValueError):
         return None
-    return {"npy": npy.name, "n_frames": int(shape[0]), "n_mels": int(shape[1]), **source}
+    return {"npy": npy.name, "n_frames": int(shape[0]), "n_mels": int(shape[1]), **source, HASH_KEY: digest}
 
 
-def _extract_one(audio_path: str, npy_path: str, cfg: FeatureConfig) -> tuple[int, int]:
-    """Worker: featurise one clip and save it atomically; returns (n_frames, n_mels)."""
-    features = extract_features(audio_path, cfg)
+def _extract_one(audio_path: str, npy_path: str, cfg: FeatureConfig) -> tuple[int, int, str]:
+    """Worker: featurise one clip and save it atomically; returns (n_frames, n_mels, SHA-1 of the wav).
+
+    The file is read once: its bytes are hashed and then decoded, so the hash recorded is that of
+    exactly what was featurised even if the file changes meanwhile.
+    """
+    with open(audio_path, "rb") as handle:
+        data = handle.read()
+    features = extract_features(audio_path, cfg, data=data)
     tmp = f"{npy_path}.tmp-{os.getpid()}"
     with open(tmp, "wb") as handle:
         np.save(handle, features)
     os.replace(tmp, npy_path)
-    return features.shape[0], features.shape[1]
+    return features.shape[0], features.shape[1], content_hash(data)
 
 
 def _worker_init() -> None:
@@ -210,9 +259,9 @@ def _mp_context() -> multiprocessing.context.BaseContext:
 
 
 def _extract_chunk(jobs: list[tuple[str, str, str]], cfg: FeatureConfig
-                   ) -> list[tuple[str, tuple[int, int] | None, str | None]]:
+                   ) -> list[tuple[str, tuple[int, int, str] | None, str | None]]:
     """Worker: several clips (name, wav, npy) per task; errors are returned per clip, not raised."""
-    results: list[tuple[str, tuple[int, int] | None, str | None]] = []
+    results: list[tuple[str, tuple[int, int, str] | None, str | None]] = []
     for name, audio_path, npy_path in jobs:
         try:
             results.append((name, _extract_one(audio_path, npy_path, cfg), None))
@@ -240,29 +289,41 @@ def cache_features(
 ) -> FeatureStore:
     """Make sure every clip's features are cached under ``cache_root`` for ``cfg``; return the store.
 
-    Clips whose record matches their wav (size and mtime) are reused; the rest are extracted in
-    ``workers`` processes (default: all cores; 1 runs in this process), each written to its own npy.
-    ``store.stats`` says how many were extracted, reused or adopted. Clips that fail (unreadable
-    audio) raise :class:`FeatureCacheError` naming them, after all the others are cached.
+    Clips whose record matches their wav (size, mtime and SHA-1 of the bytes) are reused; the rest
+    are extracted in ``workers`` processes (default: all cores; 1 runs in this process), each
+    written to its own npy. ``store.stats`` says how many were extracted, reused or adopted. Clips
+    that fail (unreadable, truncated or non-finite audio: see :func:`~aac_subsampling.features.load_audio`)
+    raise :class:`FeatureCacheError` naming them, after all the others are cached.
     """
     started = time.perf_counter()
     directory = cache_dir(cache_root, cfg)
     directory.mkdir(parents=True, exist_ok=True)
     entries = _read_manifest(directory, cfg)
-    todo: dict[str, tuple[Path, dict[str, Any]]] = {}
-    reused = adopted = 0
-    for file_name, audio_path in _unique_clips(clips).items():
+    workers = workers or os.cpu_count() or 1
+    unique = _unique_clips(clips)
+    sources: dict[str, dict[str, Any]] = {}
+    for file_name, audio_path in unique.items():
         try:
-            source = _source_id(audio_path)
+            sources[file_name] = _source_id(audio_path)
         except OSError as exc:
             raise FileNotFoundError(f"audio of clip {file_name!r} not found: {audio_path}") from exc
+    # content check of the records that pass the cheap one (the costly part: every wav is read)
+    candidates = {name: unique[name] for name in unique
+                  if _may_be_current(entries.get(name), sources[name], directory / npy_name(name))}
+    hashes = _hash_files(candidates, workers)
+    todo: dict[str, tuple[Path, dict[str, Any]]] = {}
+    reused = adopted = 0
+    for file_name, audio_path in unique.items():
+        source = sources[file_name]
         npy = directory / npy_name(file_name)
-        if _is_current(entries.get(file_name), source, npy):
+        if file_name in hashes and hashes[file_name] == entries[file_name][HASH_KEY]:
             reused += 1
-        elif file_name not in entries and npy.is_file() and (record := _adopt(npy, source)) is not None:
+        elif file_name not in entries and npy.is_file() and (record := _adopt(npy, source, audio_path)) is not None:
             entries[file_name] = record
             adopted += 1
         else:
+            if file_name in hashes:
+                log.info("clip %r changed content (same size and mtime): extracting it again", file_name)
             entries.pop(file_name, None)
             todo[file_name] = (audio_path, source)
 
@@ -270,16 +331,17 @@ def cache_features(
     done = 0
     last_flush = time.monotonic()
 
-    def record(file_name: str, shape: tuple[int, int]) -> None:
+    def record(file_name: str, result: tuple[int, int, str]) -> None:
         nonlocal done, last_flush
-        entries[file_name] = {"npy": npy_name(file_name), "n_frames": shape[0], "n_mels": shape[1],
-                              **todo[file_name][1]}
+        n_frames, n_mels, digest = result
+        entries[file_name] = {"npy": npy_name(file_name), "n_frames": n_frames, "n_mels": n_mels,
+                              **todo[file_name][1], HASH_KEY: digest}
         done += 1
         if time.monotonic() - last_flush > FLUSH_SECONDS:
             _write_manifest(directory, cfg, entries)
             last_flush = time.monotonic()
 
-    workers = min(workers or os.cpu_count() or 1, max(1, len(todo)))
+    workers = min(workers, max(1, len(todo)))
     bar = tqdm(total=len(todo), unit="clip", desc="features", disable=not progress or not todo)
     try:
         if workers == 1:
@@ -297,9 +359,9 @@ def cache_features(
             with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_worker_init) as pool:
                 futures = [pool.submit(_extract_chunk, chunk, cfg) for chunk in chunks]
                 for future in as_completed(futures):
-                    for name, shape, error in future.result():
+                    for name, result, error in future.result():
                         if error is None:
-                            record(name, shape)
+                            record(name, result)
                         else:
                             failures[name] = error
                         bar.update()

@@ -4,12 +4,15 @@ The same reader serves Clotho v1 and the synthetic corpus. Clips come back in CS
 directory-listing order) and are keyed by their full file name (the authors' ``name.split('.')[0]``
 merged distinct clips whose names hold a dot). Every problem is reported by file name, grouped by
 kind; by default they raise one :class:`ClothoFormatError`, with ``skip_bad=True`` the offending
-clips are left out and listed in the returned :class:`ReadReport`.
+clips are left out and listed in the returned :class:`ReadReport`. Problems of a whole file (a
+captions CSV that is not UTF-8 or lacks its header, a split left with no clips) always raise.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import logging
 import os
 import warnings
@@ -20,10 +23,12 @@ from pathlib import Path
 
 import soundfile as sf
 
+from aac_subsampling.features import wav_frame_counts
+
 __all__ = [
-    "CAPTION_COLUMNS", "CSV_HEADER", "PROBLEM_KINDS", "Clip", "ReadReport", "ReadResult",
+    "CAPTION_COLUMNS", "CSV_HEADER", "PROBLEM_KINDS", "FILE_PROBLEM_KINDS", "Clip", "ReadReport", "ReadResult",
     "ClothoFormatError", "captions_csv_path", "read_split", "read_clips", "clips_by_name",
-    "group_captions",
+    "group_captions", "decode_utf8",
 ]
 
 log = logging.getLogger(__name__)
@@ -37,8 +42,15 @@ PROBLEM_KINDS: Mapping[str, str] = {
     "unlisted_audio": ".wav file with no row in the captions CSV",
     "empty_audio": ".wav file with no samples",
     "unreadable_audio": ".wav file that cannot be decoded",
+    "truncated_audio": ".wav file shorter than its header says (an interrupted copy or extraction)",
     "bad_captions": "row without exactly 5 non-empty captions",
     "duplicate_row": "file name on more than one CSV row",
+}
+# problems of a whole file or split: always raised, skip_bad cannot leave them out
+FILE_PROBLEM_KINDS: Mapping[str, str] = {
+    "bad_header": "captions CSV without the Clotho header",
+    "bad_encoding": "captions CSV that is not UTF-8",
+    "no_clips": "split without a single usable clip",
 }
 
 
@@ -88,16 +100,26 @@ class ReadResult:
         return len(self.clips)
 
 
-class ClothoFormatError(ValueError):
-    """A Clotho-format corpus has problems; ``problems`` maps each kind to the file names at fault."""
+SKIP_HINT = "Fix or remove these files, or read with skip_bad=True to leave them out."
 
-    def __init__(self, where: str, problems: Mapping[str, list[str]]) -> None:
+
+class ClothoFormatError(ValueError):
+    """A Clotho-format corpus has problems; ``problems`` maps each kind to the file names at fault.
+
+    ``details`` (file name -> text) adds what was found after a name; ``hint`` replaces the closing
+    advice (for problems that ``skip_bad`` cannot fix).
+    """
+
+    def __init__(self, where: str, problems: Mapping[str, list[str]], *,
+                 details: Mapping[str, str] | None = None, hint: str = SKIP_HINT) -> None:
         self.problems = {k: list(v) for k, v in problems.items()}
+        details = details or {}
         lines = [f"{where} has problems:"]
         for kind, names in self.problems.items():
-            lines.append(f"  {kind} ({PROBLEM_KINDS.get(kind, kind)}): {len(names)}")
-            lines += [f"    {name}" for name in names]
-        lines.append("Fix or remove these files, or read with skip_bad=True to leave them out.")
+            meaning = PROBLEM_KINDS.get(kind) or FILE_PROBLEM_KINDS.get(kind, kind)
+            lines.append(f"  {kind} ({meaning}): {len(names)}")
+            lines += [f"    {name}" + (f": {details[name]}" if name in details else "") for name in names]
+        lines.append(hint)
         super().__init__("\n".join(lines))
 
 
@@ -106,15 +128,33 @@ def captions_csv_path(root: str | os.PathLike[str], split: str) -> Path:
     return Path(root) / f"clotho_captions_{split}.csv"
 
 
+def decode_utf8(data: bytes, path: Path) -> str:
+    """``data`` as UTF-8 text (a leading byte-order mark dropped), or a :class:`ClothoFormatError`
+    naming ``path``, the byte offset and line of the first bad byte (a bare UnicodeDecodeError names
+    no file)."""
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[bom:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = bom + exc.start
+        line = data.count(b"\n", 0, offset) + 1
+        detail = (f"byte {offset} (line {line}) is 0x{data[offset]:02x}, not UTF-8 ({exc.reason}); "
+                  "the file must be UTF-8")
+        raise ClothoFormatError(str(path), {"bad_encoding": [detail]},
+                                hint="Save it again as UTF-8 (e.g. iconv -f latin1 -t utf-8 when it is Latin-1).",
+                                ) from exc
+
+
 def _read_rows(csv_path: Path) -> list[list[str]]:
-    """Data rows of a captions CSV after checking its header; blank lines are ignored."""
+    """Data rows of a captions CSV after checking its encoding and header; blank lines are ignored."""
     if not csv_path.is_file():
         raise FileNotFoundError(f"captions file not found: {csv_path}")
-    with open(csv_path, newline="", encoding="utf-8-sig") as handle:
-        rows = [row for row in csv.reader(handle) if row]
+    text = decode_utf8(csv_path.read_bytes(), csv_path)
+    rows = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
     if not rows or tuple(h.strip() for h in rows[0]) != CSV_HEADER:
         found = rows[0] if rows else "nothing"
-        raise ClothoFormatError(str(csv_path), {"bad_header": [f"expected {','.join(CSV_HEADER)}, found {found}"]})
+        raise ClothoFormatError(str(csv_path), {"bad_header": [f"expected {','.join(CSV_HEADER)}, found {found}"]},
+                                hint="Its first line must be the Clotho header above (skip_bad cannot help here).")
     return rows[1:]
 
 
@@ -125,13 +165,24 @@ def _wav_names(folder: Path) -> set[str]:
         return {e.name for e in entries if e.name.lower().endswith(".wav") and e.is_file()}
 
 
-def _audio_problem(path: Path) -> str | None:
-    """'empty_audio' / 'unreadable_audio' from the file header only (cheap), else None."""
+def _audio_problem(path: Path) -> tuple[str, str] | None:
+    """(kind, detail) of 'empty_audio' / 'unreadable_audio' / 'truncated_audio' from the file
+    header and size only (cheap), else None."""
     try:
         info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, TypeError):
-        return "unreadable_audio"
-    return "empty_audio" if info.frames == 0 else None
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        return "unreadable_audio", " ".join(str(exc).split())
+    if info.frames == 0:
+        return "empty_audio", "0 frames"
+    # libsndfile clamps a truncated wav's frame count to what is there: check the header's promise
+    try:
+        with open(path, "rb") as handle:
+            counts = wav_frame_counts(handle, path.stat().st_size)
+    except OSError as exc:
+        return "unreadable_audio", str(exc)
+    if counts is not None and counts[1] < counts[0]:
+        return "truncated_audio", f"header promises {counts[0]} frames, file holds {counts[1]}"
+    return None
 
 
 def read_split(
@@ -144,12 +195,14 @@ def read_split(
 ) -> ReadResult:
     """Read one split of a Clotho-format corpus, checking every row and every wav.
 
-    Reports, by file name: CSV rows without a wav, wavs without a CSV row, empty or unreadable wavs
-    (``soundfile.info``: header only, so it stays cheap; ``check_audio=False`` skips it), rows
-    without exactly ``captions_per_clip`` non-empty captions, and file names on several rows (all
-    their rows are dropped: which captions are right is ambiguous). Default: raise one
+    Reports, by file name: CSV rows without a wav, wavs without a CSV row, empty, unreadable or
+    truncated wavs (header and file size only, so it stays cheap; ``check_audio=False`` skips it),
+    rows without exactly ``captions_per_clip`` non-empty captions, and file names on several rows
+    (all their rows are dropped: which captions are right is ambiguous). Default: raise one
     :class:`ClothoFormatError` listing all of them; ``skip_bad=True``: warn with the count per kind
-    and return the good clips with the report.
+    and return the good clips with the report. Always raised, ``skip_bad`` or not: a captions CSV
+    that is not UTF-8 or has the wrong header, and a split with no clip left (naming the split, the
+    CSV and the audio folder), so callers never get an empty split.
     """
     root = Path(root)
     csv_path = captions_csv_path(root, split)
@@ -157,6 +210,7 @@ def read_split(
     audio_dir = root / split
     wavs = _wav_names(audio_dir)
     problems: dict[str, list[str]] = {kind: [] for kind in PROBLEM_KINDS}
+    details: dict[str, str] = {}
 
     counts = Counter(row[0] for row in rows)
     problems["duplicate_row"] = sorted(name for name, n in counts.items() if n > 1)
@@ -173,8 +227,9 @@ def read_split(
             problems["missing_audio"].append(name)
             continue
         path = audio_dir / name
-        if check_audio and (kind := _audio_problem(path)) is not None:
-            problems[kind].append(name)
+        if check_audio and (found := _audio_problem(path)) is not None:
+            problems[found[0]].append(name)
+            details[name] = found[1]
             continue
         clips.append(Clip(name, path, captions))
     problems["unlisted_audio"] = sorted(wavs - set(counts))
@@ -182,12 +237,22 @@ def read_split(
 
     report = ReadReport(split=split, n_rows=len(rows), n_clips=len(clips), problems=problems)
     if problems and not skip_bad:
-        raise ClothoFormatError(f"{split} split of {root}", problems)
+        raise ClothoFormatError(f"{split} split of {root}", problems, details=details)
+    if not clips:
+        detail = _empty_split_detail(report, csv_path, audio_dir, len(wavs))
+        raise ClothoFormatError(f"{split} split of {root}", {"no_clips": [detail]},
+                                hint="A split needs at least one clip with its audio and captions.")
     if problems:
         message = f"skipped bad clips in {audio_dir}: " + ", ".join(f"{len(v)} {k}" for k, v in problems.items())
         log.warning(message)
         warnings.warn(message, stacklevel=2)
     return ReadResult(clips, report)
+
+
+def _empty_split_detail(report: ReadReport, csv_path: Path, audio_dir: Path, n_wavs: int) -> str:
+    """Why a split came out empty, in one line (the pipeline would otherwise fail on min() of nothing)."""
+    why = f"; all skipped ({report.summary()})" if report.problems else ""
+    return f"no clips: {csv_path} has {report.n_rows} data rows and {audio_dir} holds {n_wavs} .wav files{why}"
 
 
 def read_clips(root: str | os.PathLike[str], split: str, **kwargs: object) -> list[Clip]:

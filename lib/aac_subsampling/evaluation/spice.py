@@ -43,6 +43,7 @@ __all__ = [
     "CORENLP_JARS",
     "CORENLP_URL",
     "JAVA_ADD_OPENS",
+    "SPICE_TIMEOUT_S",
     "SpiceRun",
     "SpiceUnavailableError",
     "corenlp_jar_paths",
@@ -71,6 +72,11 @@ _CORENLP_MODELS_PREFIX = "edu/stanford/nlp/models/"
 SPICE_JAR_NAME = "spice-1.0.jar"
 SPICE_MAIN_CLASS = "edu.anu.spice.SpiceScorer"
 SPICE_XMX = "8G"
+#: Seconds one SPICE run may take before it is killed. A Clotho-size evaluation (1045 clips, six
+#: captions each, parsed by CoreNLP on a cold parse cache) takes minutes, not half an hour; a run
+#: past that is stuck (a JVM hung on memory or on a lock of its LMDB cache) and would otherwise
+#: hold up the whole evaluation for ever.
+SPICE_TIMEOUT_S = 1800.0
 
 #: ``--add-opens`` targets SPICE 1.0 needs on Java 9+ (its LMDB/FST cache
 #: serialises JDK objects reflectively; Java 16+ refuses that by default).
@@ -360,7 +366,7 @@ def run_spice(
     spice_dir: Path | None = None,
     java_major: int | None = None,
     threads: int | None = None,
-    timeout: float | None = None,
+    timeout: float | None = SPICE_TIMEOUT_S,
     runner: Runner = subprocess.run,
 ) -> SpiceRun:
     """Score already-tokenised captions with SPICE.
@@ -370,7 +376,10 @@ def run_spice(
     F-score. The corpus score is the plain mean of those, as pycocoevalcap
     computes it (a NaN clip score makes it NaN). ``runner`` is
     ``subprocess.run`` or a stand-in with the same call signature (tests).
-    Raises ``RuntimeError`` with SPICE's last stderr words when it fails.
+    ``timeout``: seconds before SPICE is killed (default :data:`SPICE_TIMEOUT_S`,
+    30 min; ``None`` waits for ever). Raises ``RuntimeError`` with SPICE's last
+    stderr words when it fails, and one naming the timeout when it is killed
+    (the caller then reports SPICE as unavailable with that reason).
     """
     if len(references) != len(predictions):
         raise ValueError("references and predictions differ in length")
@@ -396,15 +405,21 @@ def run_spice(
     )
     log = run_dir / "spice_log.txt"
     with open(log, "wb") as log_file:
-        proc = runner(
-            command,
-            cwd=str(folder),
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            timeout=timeout,
-            check=False,
-        )
+        try:
+            proc = runner(
+                command,
+                cwd=str(folder),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:  # subprocess.run has killed and reaped it
+            raise RuntimeError(
+                f"SPICE did not finish within its timeout of {timeout:g} s and was killed "
+                f"(run_spice(timeout=...)); its last output: {_tail(log) or 'none'}"
+            ) from exc
     if proc.returncode != 0 or not output_json.is_file():
         raise RuntimeError(f"SPICE failed (exit {proc.returncode}): {_tail(log)}")
     results = json.loads(output_json.read_text(encoding="utf-8"))
