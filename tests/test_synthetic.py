@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,19 @@ import soundfile as sf
 
 from aac_subsampling.config import FeatureConfig
 from aac_subsampling.data.reader import CSV_HEADER, read_split
-from aac_subsampling.data.synth_captions import caption_words, vocabulary
-from aac_subsampling.data.synthetic import EVENT_NAMES, MIN_DURATION, PRESETS, generate_corpus
+from aac_subsampling.data.synth_captions import COUNT_WORDS, Mention, Slot, caption_words, vocabulary
+from aac_subsampling.data.synth_events import EVENTS
+from aac_subsampling.data.synthetic import (
+    EVENT_NAMES,
+    MAX_SPACING,
+    MIN_DURATION,
+    PRESETS,
+    ClipPlan,
+    draw_clip_plan,
+    generate_corpus,
+    resolve_preset,
+    synthesise_clip,
+)
 from aac_subsampling.features import extract_features, n_frames
 
 
@@ -29,7 +41,7 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_presets_and_events() -> None:
-    assert set(PRESETS) >= {"smoke", "quick", "clotho-shaped"}
+    assert set(PRESETS) >= {"smoke", "quick", "long", "clotho-shaped"}
     assert all(p.min_duration >= MIN_DURATION for p in PRESETS.values())
     assert (PRESETS["clotho-shaped"].n_development, PRESETS["clotho-shaped"].n_evaluation) == (2893, 1045)
     assert len(EVENT_NAMES) >= 10
@@ -189,3 +201,122 @@ def test_both_caption_styles_name_events_and_regular_keeps_their_order(tmp_path:
                 assert positions == sorted(positions), (caption, mains)
             checked += 1
     assert checked >= 10
+
+
+# --- the ``long`` preset: Clotho's durations, captions that state event order and counts -----------
+
+EVENT_KEYWORDS = {"dog_bark": ("dog",), "bird_chirp": ("bird",), "bell": ("bell",), "knocking": ("knock",),
+                  "car_horn": ("horn",), "rain": ("rain",), "wind": ("wind",), "car_engine": ("engine", "motor"),
+                  "footsteps": ("walk", "footsteps"), "siren": ("siren",), "running_water": ("water", "stream", "tap"),
+                  "applause": ("applau", "clap")}
+
+
+def long_plans(seed: int = 0) -> list[tuple[str, ClipPlan]]:
+    p = resolve_preset("long")
+    return [(f"{split} {i}", draw_clip_plan(seed, split, i, p))
+            for split, n in (("development", p.n_development), ("evaluation", p.n_evaluation)) for i in range(n)]
+
+
+def stated_counts(text: str) -> set[int]:
+    return {k for k, phrases in COUNT_WORDS.items() if any(re.search(rf"\b{ph}\b", text) for ph in phrases)}
+
+
+def order_and_count_problems(slots: tuple[Slot, ...], caption: str) -> list[str]:
+    """What a regular caption gets wrong about its slots: one clause per slot in slot order ("then"),
+    each naming its main event with exactly its count, its companion after "while"/"as", uncounted."""
+    text = caption.lower().rstrip(".")
+    clauses = re.split(r",? then ", text)
+    if len(clauses) != len(slots):
+        return [f"{len(clauses)} clauses for {len(slots)} slots"]
+    problems = []
+    for clause, slot in zip(clauses, slots):
+        pieces = re.split(r" (?:while|as) ", clause, maxsplit=1)
+        main, companion = pieces[0], pieces[1] if len(pieces) > 1 else ""
+        parts: list[tuple[Mention, str]] = [(slot.main, main)]
+        if slot.companion is not None:
+            parts.append((slot.companion, companion))
+        elif companion:
+            problems.append(f"companion {companion!r} but the slot has none")
+        for mention, part in parts:
+            if not any(k in part for k in EVENT_KEYWORDS[mention.event]):
+                problems.append(f"{mention.event} not named in {part!r}")
+            expected = {mention.count} if mention.count else set()
+            if stated_counts(part) != expected:
+                problems.append(f"{mention.event}: counts {stated_counts(part)} stated, {expected} true in {part!r}")
+    return problems
+
+
+def test_long_preset_has_clotho_durations_and_caption_lengths() -> None:
+    p = resolve_preset("long")
+    assert (p.min_duration, p.max_duration, p.caption_style) == (15.0, 30.0, "regular")
+    assert 100 <= p.n_development <= 150 and 40 <= p.n_evaluation <= 60
+    plans = long_plans()
+    assert len(plans) == p.n_development + p.n_evaluation
+    counts, slots = set(), []
+    for where, plan in plans:
+        assert 15.0 <= plan.duration <= 30.0, where
+        assert 1292 <= n_frames(plan.n_samples) <= 2584, where  # T at 44.1 kHz, hop 512 (paper: 1292..2584)
+        assert plan.bounds[0] == 0.0 and plan.bounds[-1] == pytest.approx(plan.duration, abs=1e-4), where
+        assert plan.captions is not None and len(set(plan.captions)) == 5, where
+        for caption in plan.captions:
+            assert 8 <= len(caption_words(caption)) <= 20, (where, caption)
+        counted = [m.count for s in plan.slots for m in (s.main, s.companion) if m is not None and m.count]
+        assert counted, where  # every clip has something to count
+        counts.update(counted)
+        slots.append(len(plan.slots))
+    assert counts == {1, 2, 3, 4}
+    assert np.mean(np.array(slots) >= 2) > 0.6  # most clips have an order to state
+
+
+def test_long_captions_state_event_order_and_counts() -> None:
+    checked = reordered = recounted = 0
+    for where, plan in long_plans():
+        assert plan.captions is not None
+        for caption in plan.captions:
+            assert order_and_count_problems(plan.slots, caption) == [], (where, caption)
+            checked += 1
+        # the check has teeth: the same captions are wrong for the slots reversed or a count changed
+        mains = [s.main.event for s in plan.slots]
+        if len(set(mains)) == len(mains) > 1:
+            reversed_slots = tuple(reversed(plan.slots))
+            assert all(order_and_count_problems(reversed_slots, c) for c in plan.captions), where
+            reordered += 1
+        first_counted = next((i for i, s in enumerate(plan.slots) if s.main.count), None)
+        if first_counted is not None:
+            slot = plan.slots[first_counted]
+            wrong = Slot(Mention(slot.main.event, slot.main.loudness, slot.main.count % 4 + 1), slot.companion)
+            changed = plan.slots[:first_counted] + (wrong,) + plan.slots[first_counted + 1:]
+            assert all(order_and_count_problems(changed, c) for c in plan.captions), where
+            recounted += 1
+    assert checked == 5 * 168 and reordered > 50 and recounted > 50
+
+
+def test_long_preset_is_deterministic_and_renders_what_it_plans(tmp_path: Path) -> None:
+    """Plans repeat for a seed and differ across seeds; one rendered clip (of 15-30 s) matches its
+    plan, its wav and its ground truth: counted occurrences spread, events in slot order."""
+    p = resolve_preset("long")
+    assert draw_clip_plan(0, "evaluation", 7, p) == draw_clip_plan(0, "evaluation", 7, p)
+    assert [plan for _, plan in long_plans(1)] != [plan for _, plan in long_plans(0)]
+
+    plan = draw_clip_plan(0, "development", 0, p)
+    assert len(plan.slots) >= 2 and max(s.main.count for s in plan.slots) >= 2  # seed 0's clip 0: order and a count
+    generate_corpus(tmp_path, "long", seed=0, n_development=1, n_evaluation=0)
+    clip = read_split(tmp_path, "development").clips[0]
+    assert clip.captions == plan.captions
+    info = sf.info(str(clip.audio_path))
+    assert (info.samplerate, info.subtype, info.frames) == (44100, "PCM_16", plan.n_samples)
+    samples, captions, meta = synthesise_clip(0, "development", 0, p)
+    assert tuple(captions) == plan.captions
+    audio, _ = sf.read(clip.audio_path, dtype="int16")
+    assert np.array_equal(audio, samples)  # the wav holds exactly what the clip function makes
+
+    mains = [e for e in meta["events"] if e["role"] == "main"]
+    assert [e["event"] for e in mains] == [s.main.event for s in plan.slots]
+    assert [e["start"] for e in mains] == sorted(e["start"] for e in mains)
+    for event in meta["events"]:
+        if event["count"]:
+            assert len(event["onsets"]) == event["count"]
+            assert event["start"] <= event["onsets"][0] and event["onsets"][-1] < event["end"]
+            gaps = np.diff(event["onsets"])
+            assert np.all(gaps >= EVENTS[event["event"]].period - 0.031), event  # 30 ms onset jitter
+            assert np.all(gaps <= MAX_SPACING + 0.031), event

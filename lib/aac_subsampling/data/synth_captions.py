@@ -3,7 +3,7 @@
 A clip is a sequence of *slots* (played one after the other); each slot has a main event and
 optionally a continuous *companion* sounding at the same time. Every event mention states what the
 audio holds: which event, its loudness (``quiet`` / ``loud``; ``normal`` is left unsaid) and, for
-impulsive events, how many times it occurs (once / twice / three times). Slots are joined with
+impulsive events, how many times it occurs (once / twice / three times / four times). Slots are joined with
 "then"-style connectives, companions with "while"-style ones, so the captions describe order and
 overlap. Wording varies through per-event synonym patterns and sentence templates; every word
 comes from the fixed lists below, which keeps the vocabulary near two hundred words.
@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Mention", "Slot", "LEXICON", "make_captions", "caption_words", "vocabulary"]
+__all__ = ["Mention", "Slot", "LEXICON", "COUNT_WORDS", "MIN_WORDS", "MAX_WORDS", "make_captions", "caption_words",
+           "captions_fit", "vocabulary"]
 
 MIN_WORDS, MAX_WORDS = 8, 20
 
@@ -107,7 +108,8 @@ LEXICON: dict[str, Lexicon] = {
         ("{adj}applause", "{a} crowd clapping{adv}", "people clapping{adv}")),
 }
 
-COUNT_WORDS = {1: ("once", "one time", "a single time"), 2: ("twice", "two times"), 3: ("three times", "thrice")}
+COUNT_WORDS = {1: ("once", "one time", "a single time"), 2: ("twice", "two times"), 3: ("three times", "thrice"),
+               4: ("four times",)}  # 4: only the ``long`` preset counts that far (``CorpusPreset.max_count``)
 
 SINGLE_CLAUSE = ("{p}", "in this recording {p}", "in this clip {p}", "in the audio {p}")
 SINGLE_ALONE = ("{p} in an otherwise quiet recording", "{p} and nothing else can be heard",
@@ -255,6 +257,12 @@ def make_captions(
             spare[caption] = max(MIN_WORDS - words, words - MAX_WORDS)
     extra = sorted(spare, key=lambda c: (spare[c], c))
     return (good + extra)[:n]
+
+
+def captions_fit(captions: Sequence[str], n: int = 5) -> bool:
+    """``n`` distinct captions, each ``MIN_WORDS``..``MAX_WORDS`` words (what :func:`make_captions` aims for)."""
+    return len(set(captions)) == len(captions) == n and all(
+        MIN_WORDS <= len(caption_words(c)) <= MAX_WORDS for c in captions)
 
 
 def vocabulary() -> set[str]:

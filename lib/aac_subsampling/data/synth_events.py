@@ -277,19 +277,24 @@ CONTINUOUS: tuple[str, ...] = tuple(name for name, spec in EVENTS.items() if not
 LEAD_SECONDS = 0.08  # silence before the first occurrence of an impulsive event in its slot
 
 
-def slot_min_seconds(name: str, count: int) -> float:
-    """The shortest slot that holds ``count`` occurrences (impulsive) or a recognisable stretch."""
+def slot_min_seconds(name: str, count: int, spacing: float | None = None) -> float:
+    """The shortest slot that holds ``count`` occurrences (impulsive) or a recognisable stretch.
+
+    ``spacing``: seconds between occurrences of an impulsive event (default: its ``period``).
+    """
     spec = EVENTS[name]
     if spec.impulsive:
-        return LEAD_SECONDS + (count - 1) * spec.period + spec.active + 0.05
+        gap = spec.period if spacing is None else spacing
+        return LEAD_SECONDS + (count - 1) * gap + spec.active + 0.05
     return spec.min_seconds
 
 
-def render_event(name: str, rng: Rng, n: int, sr: int, count: int = 0, delay: float = 0.0
-                 ) -> tuple[np.ndarray, list[float]]:
+def render_event(name: str, rng: Rng, n: int, sr: int, count: int = 0, delay: float = 0.0,
+                 spacing: float | None = None) -> tuple[np.ndarray, list[float]]:
     """Audio of one event over a slot of ``n`` samples, and its onsets in seconds from the slot start.
 
-    Impulsive events: ``count`` units (peak 1 each) starting at ``LEAD_SECONDS + delay`` plus a
+    Impulsive events: ``count`` units (peak 1 each) starting at ``LEAD_SECONDS + delay``, ``spacing``
+    seconds apart (default: the event's ``period``; never less, so units stay distinct) plus a
     little jitter; the array may be longer than ``n`` (a decaying tail). Continuous events: exactly ``n``
     samples, RMS 1 with peak at most ``MAX_CREST``, onsets ``[0.0]``.
     """
@@ -300,8 +305,11 @@ def render_event(name: str, rng: Rng, n: int, sr: int, count: int = 0, delay: fl
     assert spec.unit is not None
     if count < 1:
         raise ValueError(f"impulsive event {name!r} needs count >= 1, got {count}")
+    gap = spec.period if spacing is None else spacing
+    if gap < spec.period:
+        raise ValueError(f"spacing {gap} s of {name!r} is below its period {spec.period} s (units would merge)")
     units = [spec.unit(rng, sr) for _ in range(count)]
-    onsets = [LEAD_SECONDS + delay + i * spec.period + float(rng.uniform(0.0, 0.03)) for i in range(count)]
+    onsets = [LEAD_SECONDS + delay + i * gap + float(rng.uniform(0.0, 0.03)) for i in range(count)]
     length = max(n, max(int(o * sr) + u.size for o, u in zip(onsets, units)))
     out = np.zeros(length)
     for onset, unit in zip(onsets, units):

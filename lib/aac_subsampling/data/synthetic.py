@@ -17,6 +17,12 @@ captions (:mod:`.synth_captions`) state the events, their order ("then"), overla
 loudness and repetition counts, so they are predictable from the audio. Every 10th file name holds
 an extra dot (``... v1.3.wav``) so that code grouping by ``name.split('.')[0]`` would be caught.
 
+Presets: ``smoke`` (CI), ``quick`` (3-4 s clips, the offline default), ``long`` (Clotho's 15-30 s
+durations; captions state the order of the events and how many times each countable one occurs,
+with the occurrences spread over seconds, so the task needs the time axis) and ``clotho-shaped``
+(Clotho's sizes, for speed benchmarks). :func:`draw_clip_plan` gives a clip's duration, events and
+(for ``long``) captions without rendering any audio.
+
 Each clip is a pure function of (seed, split, index): generating 8 clips gives the first 8 clips of
 a 200-clip corpus with the same seed. Files whose bytes would not change are not rewritten, so a
 regenerated corpus keeps its modification times (and the feature cache stays valid).
@@ -40,11 +46,19 @@ import numpy as np
 import soundfile as sf
 
 from aac_subsampling.data.reader import CSV_HEADER
-from aac_subsampling.data.synth_captions import Mention, Slot, caption_words, make_captions
+from aac_subsampling.data.synth_captions import (
+    COUNT_WORDS,
+    Mention,
+    Slot,
+    caption_words,
+    captions_fit,
+    make_captions,
+)
 from aac_subsampling.data.synth_events import EVENT_NAMES, EVENTS, render_event, slot_min_seconds
 
-__all__ = ["CorpusPreset", "PRESETS", "EVENT_NAMES", "MIN_DURATION", "SPLITS", "CorpusSummary",
-           "generate_corpus", "plan_clip", "synthesise_clip", "resolve_preset", "clip_name"]
+__all__ = ["CorpusPreset", "PRESETS", "EVENT_NAMES", "MIN_DURATION", "SPLITS", "CorpusSummary", "ClipPlan",
+           "generate_corpus", "plan_clip", "draw_clip_plan", "synthesise_clip", "resolve_preset", "clip_name",
+           "captions_csv_bytes", "write_if_changed"]
 
 MIN_DURATION = 3.0  # seconds; sub-sampling M = 16 needs 256 frames (~2.97 s at 44.1 kHz)
 SPLITS = ("development", "evaluation")
@@ -54,6 +68,7 @@ LOUD_PEAK = 0.7  # impulsive events at "loud": peak amplitude
 LOUD_RMS = 0.14  # continuous events at "loud": RMS
 NOISE_FLOOR_RMS = 3e-4  # about -70 dBFS, so silence is never digital zero
 HEADROOM_PEAK = 0.98
+MAX_SPACING = 2.0  # seconds between spread occurrences of a counted event (``spread_counts``)
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,13 @@ class CorpusPreset:
     event_names: tuple[str, ...] = EVENT_NAMES
     sample_rate: int = 44100
     caption_style: str = "varied"  # "varied" (Clotho-like templates) or "regular" (events first-to-last)
+    # The fields below were added for the ``long`` preset; their defaults draw exactly the random
+    # numbers the earlier presets drew, so those corpora stay byte-identical.
+    max_count: int = 3  # occurrences of a counted (impulsive) event: 1..max_count (at most 4)
+    min_impulsive: int = 0  # at least this many counted events per clip (fewer only if the clip has fewer events)
+    spread_counts: bool = False  # occurrences at a random regular gap of period..MAX_SPACING s, not back to back
+    slot_evenness: float = 1.0  # Dirichlet concentration of the slots' spare time (larger: more even slots)
+    separate_caption_stream: bool = False  # captions from their own random stream, drawn before the audio
 
 
 PRESETS: dict[str, CorpusPreset] = {
@@ -83,6 +105,22 @@ PRESETS: dict[str, CorpusPreset] = {
     "quick": CorpusPreset(n_development=200, n_evaluation=60, min_duration=3.0, max_duration=4.0,
                           max_events=2, event_count_weights=(0.5, 0.5, 0.0), loudness_weights=(0.2, 0.6, 0.2),
                           companion_probability=0.2, caption_style="regular"),
+    # Clotho v1's durations (15-30 s: T = 1292..2584 frames) and caption lengths (8-20 words), for the
+    # ``long`` profile. The captions say which events happen in which order ("... then ...") and how
+    # many times each countable one occurs (1-4, spread over up to ~6 s of its slot), so a model that
+    # keeps fewer time steps could lose what the captions ask for. Every clip has a counted event;
+    # loudness is always "normal" (left unsaid) and the captions are regular, to keep them short and
+    # learnable by a decoder without previous-word input.
+    # Size: the paper's model trains at about 600 frames/s at M = 1 and 1400 frames/s at M = 16 on
+    # 2 CPU cores (measured, batch 8 of ~1940 frames), i.e. about 5 ms per frame summed over the five
+    # M; 120 development clips (~22.5 s, ~230k frames) cost ~20 min per epoch for all five M, so an
+    # hour buys about 3 epochs (45 steps of 8 clips per M). Fewer clips would buy more epochs of the
+    # same steps; 120 keeps enough distinct event orders and counts to generalise from. 48 evaluation
+    # clips (6 batches of 8) keep decoding the five models to a few minutes.
+    "long": CorpusPreset(n_development=120, n_evaluation=48, min_duration=15.0, max_duration=30.0,
+                         event_count_weights=(0.1, 0.45, 0.45), loudness_weights=(0.0, 1.0, 0.0),
+                         companion_probability=0.3, caption_style="regular", max_count=4, min_impulsive=1,
+                         spread_counts=True, slot_evenness=4.0, separate_caption_stream=True),
     # Clotho v1's sizes and durations, for speed benchmarks only
     "clotho-shaped": CorpusPreset(n_development=2893, n_evaluation=1045, min_duration=15.0, max_duration=30.0),
 }
@@ -137,6 +175,15 @@ def resolve_preset(preset: str | CorpusPreset, **overrides: Any) -> CorpusPreset
         raise ValueError(f"event_names must hold at least max_events known events; unknown: {sorted(bad)}")
     if p.sample_rate != 44100:
         raise ValueError(f"the synthetic corpus is written at 44100 Hz, got sample_rate={p.sample_rate}")
+    if not 1 <= p.max_count <= max(COUNT_WORDS):
+        raise ValueError(f"max_count must be 1..{max(COUNT_WORDS)} (the captions have no words beyond), "
+                         f"got {p.max_count}")
+    if not 0 <= p.min_impulsive <= p.max_events:
+        raise ValueError(f"min_impulsive must be 0..max_events={p.max_events}, got {p.min_impulsive}")
+    if p.min_impulsive and not any(EVENTS[name].impulsive for name in p.event_names):
+        raise ValueError("min_impulsive > 0 needs at least one impulsive event in event_names")
+    if p.slot_evenness <= 0:
+        raise ValueError(f"slot_evenness must be > 0, got {p.slot_evenness}")
     return p
 
 
@@ -163,9 +210,11 @@ def plan_clip(rng: np.random.Generator, duration: float, p: CorpusPreset) -> lis
         n_events = _choose(rng, range(1, p.max_events + 1), p.event_count_weights)
         n_events = max(1, n_events - attempt // 30)
         names = [p.event_names[i] for i in rng.permutation(len(p.event_names))[:n_events]]
+        if sum(EVENTS[name].impulsive for name in names) < min(p.min_impulsive, n_events):
+            continue  # no random draw before this test, so presets without min_impulsive are unaffected
         mentions = [
             Mention(name, _choose(rng, ("quiet", "normal", "loud"), p.loudness_weights),
-                    int(rng.integers(1, 4)) if EVENTS[name].impulsive else 0)
+                    int(rng.integers(1, p.max_count + 1)) if EVENTS[name].impulsive else 0)
             for name in names
         ]
         slots = _group_into_slots(rng, mentions, p.companion_probability)
@@ -202,36 +251,94 @@ def _mention_json(m: Mention, start: float, end: float, onsets: list[float], rol
             "start": round(start, 4), "end": round(end, 4), "onsets": [round(start + o, 4) for o in onsets]}
 
 
-def synthesise_clip(seed: int, split: str, index: int, p: CorpusPreset) -> tuple[np.ndarray, list[str], dict[str, Any]]:
-    """One clip: int16 samples, five captions and its ground-truth metadata.
+@dataclass(frozen=True)
+class ClipPlan:
+    """Everything about a clip that is decided before its audio is rendered."""
 
-    Its random stream is ``default_rng([seed, split, index])``, independent of every other clip.
-    """
+    duration: float  # seconds, n_samples / sample_rate
+    n_samples: int
+    slots: tuple[Slot, ...]
+    bounds: tuple[float, ...]  # slot boundaries in seconds: 0.0, ..., duration (len(slots) + 1 values)
+    captions: tuple[str, ...] | None  # set when the preset draws captions from their own stream
+
+
+def _clip_rngs(seed: int, split: str, index: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """The clip's main stream (plan, audio; and captions for the older presets) and its caption stream."""
     split_id = SPLITS.index(split)
-    rng = np.random.default_rng([seed, split_id, index])
+    return np.random.default_rng([seed, split_id, index]), np.random.default_rng([seed, split_id, index, 1])
+
+
+def _draw_plan(rng: np.random.Generator, caption_rng: np.random.Generator, p: CorpusPreset,
+               where: str) -> ClipPlan:
     sr = p.sample_rate
     duration = float(rng.uniform(p.min_duration, p.max_duration))
     n = int(round(duration * sr))
     slots = plan_clip(rng, duration, p)
+    captions = None
+    if p.separate_caption_stream:
+        # Redraw the events until the grammar gives five distinct captions of 8-20 words (three
+        # counted events with long wordings can overflow); the caption stream makes this cheap.
+        for _ in range(50):
+            captions = tuple(make_captions(slots, caption_rng, style=p.caption_style))
+            if captions_fit(captions):
+                break
+            slots = plan_clip(rng, duration, p)
+        else:
+            raise RuntimeError(f"{where}: no plan gave five distinct captions of 8-20 words")
 
     needs = np.array([_slot_seconds(s) for s in slots])
-    shares = rng.dirichlet(np.ones(len(slots))) if len(slots) > 1 else np.ones(1)
+    shares = rng.dirichlet(np.full(len(slots), p.slot_evenness)) if len(slots) > 1 else np.ones(1)
     lengths = needs + shares * (duration - needs.sum())
     bounds = np.concatenate([[0.0], np.cumsum(lengths)])
     bounds[-1] = duration
+    return ClipPlan(duration=n / sr, n_samples=n, slots=tuple(slots),
+                    bounds=tuple(float(b) for b in bounds), captions=captions)
+
+
+def draw_clip_plan(seed: int, split: str, index: int, p: CorpusPreset) -> ClipPlan:
+    """The plan of clip ``index`` exactly as :func:`synthesise_clip` draws it, without rendering audio.
+
+    ``captions`` is None for presets whose captions are drawn after the audio (``separate_caption_stream``
+    False: smoke, quick, clotho-shaped).
+    """
+    rng, caption_rng = _clip_rngs(seed, split, index)
+    return _draw_plan(rng, caption_rng, p, clip_name(split, index))
+
+
+def _spacing(rng: np.random.Generator, mention: Mention, slot_seconds: float) -> float:
+    """A regular gap between occurrences, from the event's period up to MAX_SPACING, that fits the slot."""
+    period = EVENTS[mention.event].period
+    room = max(0.0, slot_seconds - slot_min_seconds(mention.event, mention.count))
+    top = min(MAX_SPACING, period + 0.9 * room / (mention.count - 1))
+    return float(rng.uniform(period, max(top, period)))
+
+
+def synthesise_clip(seed: int, split: str, index: int, p: CorpusPreset) -> tuple[np.ndarray, list[str], dict[str, Any]]:
+    """One clip: int16 samples, five captions and its ground-truth metadata.
+
+    Its random streams are ``default_rng([seed, split, index])`` (plan and audio, and the captions
+    unless ``separate_caption_stream``) and ``default_rng([seed, split, index, 1])`` (captions),
+    independent of every other clip.
+    """
+    rng, caption_rng = _clip_rngs(seed, split, index)
+    sr = p.sample_rate
+    plan = _draw_plan(rng, caption_rng, p, clip_name(split, index))
+    n = plan.n_samples
 
     mix = np.zeros(n + 2 * sr)  # room for decaying tails; cut to n below
     events = []
-    for slot, start, end in zip(slots, bounds[:-1], bounds[1:]):
+    for slot, start, end in zip(plan.slots, plan.bounds[:-1], plan.bounds[1:]):
         s0, s1 = int(round(start * sr)), int(round(end * sr))
         for mention, role in ((slot.main, "main"), (slot.companion, "companion")):
             if mention is None:
                 continue
-            delay = 0.0
+            delay, spacing = 0.0, None
             if mention.count:  # impulsive: start somewhere in the first part of the slot's spare time
-                spare = end - start - slot_min_seconds(mention.event, mention.count)
+                if p.spread_counts and mention.count > 1:
+                    spacing = _spacing(rng, mention, end - start)
+                spare = end - start - slot_min_seconds(mention.event, mention.count, spacing)
                 delay = float(rng.uniform(0.0, 0.6 * spare)) if spare > 0 else 0.0
-            audio, onsets = render_event(mention.event, rng, s1 - s0, sr, mention.count, delay)
+            audio, onsets = render_event(mention.event, rng, s1 - s0, sr, mention.count, delay, spacing)
             mix[s0:s0 + audio.size] += _gain(mention) * audio
             events.append(_mention_json(mention, start, end, onsets, role))
     mix = mix[:n] + NOISE_FLOOR_RMS * rng.standard_normal(n)
@@ -240,13 +347,16 @@ def synthesise_clip(seed: int, split: str, index: int, p: CorpusPreset) -> tuple
         mix *= HEADROOM_PEAK / peak
     samples = np.round(mix * 32767.0).astype(np.int16)
 
-    captions = make_captions(slots, rng, style=p.caption_style)
-    meta = {"duration": round(n / sr, 6), "n_samples": n, "slots": len(slots), "events": events,
+    if plan.captions is not None:
+        captions = list(plan.captions)
+    else:
+        captions = make_captions(plan.slots, rng, style=p.caption_style)
+    meta = {"duration": round(n / sr, 6), "n_samples": n, "slots": len(plan.slots), "events": events,
             "scaled_by": round(min(1.0, HEADROOM_PEAK / peak), 4)}
     return samples, captions, meta
 
 
-def _write_if_changed(path: Path, data: bytes) -> bool:
+def write_if_changed(path: Path, data: bytes) -> bool:
     """Write ``data`` atomically unless the file already holds exactly these bytes; True if written."""
     if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
         return False
@@ -266,11 +376,12 @@ def _make_one(args: tuple[Path, int, str, int, CorpusPreset]) -> tuple[str, list
     folder, seed, split, index, p = args
     samples, captions, meta = synthesise_clip(seed, split, index, p)
     name = clip_name(split, index)
-    written = _write_if_changed(folder / name, _wav_bytes(samples, p.sample_rate))
+    written = write_if_changed(folder / name, _wav_bytes(samples, p.sample_rate))
     return name, captions, meta, written
 
 
-def _captions_csv(rows: list[tuple[str, list[str]]]) -> bytes:
+def captions_csv_bytes(rows: Sequence[tuple[str, Sequence[str]]]) -> bytes:
+    """A captions CSV with Clotho's header; fields quoted only where needed (commas, quotes)."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
@@ -302,7 +413,7 @@ def generate_corpus(
 ) -> CorpusSummary:
     """Write a synthetic Clotho-format corpus under ``root`` and return a summary of it.
 
-    ``preset`` names an entry of :data:`PRESETS` (``smoke``, ``quick``, ``clotho-shaped``);
+    ``preset`` names an entry of :data:`PRESETS` (``smoke``, ``quick``, ``long``, ``clotho-shaped``);
     keyword ``overrides`` change any :class:`CorpusPreset` field (e.g. ``n_development=16``).
     ``workers`` > 1 synthesises clips in that many processes (``None``: all cores); the output
     does not depend on it. Wavs left from an earlier, larger corpus in the same root are removed.
@@ -345,9 +456,9 @@ def generate_corpus(
                 os.remove(entry.path)
                 removed.append(f"{split}/{entry.name}")
         events_doc = {"split": split, "seed": seed, "sample_rate": p.sample_rate, "clips": metadata}
-        for path, data in ((root / f"clotho_captions_{split}.csv", _captions_csv(rows)),
+        for path, data in ((root / f"clotho_captions_{split}.csv", captions_csv_bytes(rows)),
                            (root / f"events_{split}.json", (json.dumps(events_doc, indent=1) + "\n").encode())):
-            if _write_if_changed(path, data):
+            if write_if_changed(path, data):
                 written += 1
             else:
                 unchanged += 1
@@ -363,5 +474,5 @@ def generate_corpus(
         caption_words=(min(lengths), max(lengths)) if lengths else (0, 0),
         files_written=written, files_unchanged=unchanged, files_removed=removed,
     )
-    _write_if_changed(root / MARKER, (json.dumps(summary.to_json(), indent=1, sort_keys=True) + "\n").encode())
+    write_if_changed(root / MARKER, (json.dumps(summary.to_json(), indent=1, sort_keys=True) + "\n").encode())
     return summary
