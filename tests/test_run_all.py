@@ -30,7 +30,7 @@ def _run_all(results: Path, *args: str, env: dict[str, str]) -> subprocess.Compl
 @pytest.fixture(scope="module")
 def smoke_sweep(tmp_path_factory):
     results = tmp_path_factory.mktemp("smoke_results")
-    env = {**_env_using_this_interpreter(), "AAC_FIGURES_DIR": str(results / "figures")}
+    env = _env_using_this_interpreter()
     completed = _run_all(results, env=env)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     return results, completed, env
@@ -51,23 +51,26 @@ def test_sweep_writes_tables_from_the_runs(smoke_sweep):
         assert int(row["parameters_D4367"]) == 4573711
         assert float(row["inference_time_s"]) > 0
     for m in (1, 2, 4, 8, 16):
-        evaluation = json.loads((results / f"M{m}" / "evaluation.json").read_text())
+        evaluation = json.loads((results / "seed0" / f"M{m}" / "evaluation.json").read_text())
         assert rows[1][[1, 2, 4, 8, 16].index(m) + 1] == f"{evaluation['metrics']['BLEU1']:.6f}"
-        assert (results / "executed" / f"02_training_M{m}.ipynb").exists()
+        assert (results / "executed" / f"02_training_seed0_M{m}.ipynb").exists()
+        assert evaluation["key"]["training"]["M"] == m  # every record holds its run key
     for figure in ("metrics_vs_M.png", "inference_time_vs_M.png", "encoder_length_vs_M.png"):
         assert (results / "figures" / figure).stat().st_size > 1000
-    executed = json.loads((results / "executed" / "03_evaluation_M4.ipynb").read_text())
+    executed = json.loads((results / "executed" / "03_evaluation_seed0_M4.ipynb").read_text())
     text = json.dumps(executed)
     assert "git_commit" in text and "torch_threads" in text  # run metadata recorded in the notebook
 
 
 def test_second_run_skips_every_stage(smoke_sweep):
     results, _, env = smoke_sweep
-    before = (results / "M4" / "training.json").stat().st_mtime
+    before = (results / "seed0" / "M4" / "training.json").stat().st_mtime
+    started = time.monotonic()
     completed = _run_all(results, env=env)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.count("[skipped]") == 12  # data, 5 x (training, evaluation), tables
-    assert (results / "M4" / "training.json").stat().st_mtime == before
+    assert (results / "seed0" / "M4" / "training.json").stat().st_mtime == before
+    assert time.monotonic() - started < 30  # environment check, preflight, 12 record comparisons
 
 
 def test_killed_run_continues_from_its_checkpoint(smoke_sweep, tmp_path):
@@ -76,7 +79,7 @@ def test_killed_run_continues_from_its_checkpoint(smoke_sweep, tmp_path):
     command = ["./run_all.sh", "--profile", "smoke", "--results-dir", str(results), "--m", "2"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
-    checkpoint, marker = results / "M2" / "checkpoint.pt", results / "M2" / "training.json"
+    checkpoint, marker = results / "seed0" / "M2" / "checkpoint.pt", results / "seed0" / "M2" / "training.json"
     deadline = time.monotonic() + 600
     while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -92,7 +95,7 @@ def test_killed_run_continues_from_its_checkpoint(smoke_sweep, tmp_path):
     assert (results / "prepared.json").stat().st_mtime == prepared_before
     training = json.loads(marker.read_text())
     if finished_before_kill:
-        assert "[skipped] training M=2" in completed.stdout
+        assert "[skipped] training seed=0 M=2" in completed.stdout
     else:
         assert training["resumed_from_epoch"] >= 1  # continued, not started over
     assert (results / "table2.csv").exists()

@@ -47,7 +47,7 @@ class FakeNotebooks:
                                         parameters["bootstrap_resamples"])
             write_json(layout.evaluation_record(results, seed, factor), {"key": key, "made": time.time()})
         else:
-            key = runkey.results_key(results, parameters["seeds"], parameters["factors"])
+            key = runkey.results_key(results)
             write_json(results / layout.SUMMARY_RECORD, {"key": key})
 
     def ran(self, stem: str) -> list[tuple]:

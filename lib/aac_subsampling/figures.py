@@ -1,4 +1,14 @@
-"""Seaborn figures of a run beside the paper: metrics vs M, inference time vs M, encoder length vs M."""
+"""Figures of a results folder that carry their uncertainty, beside the paper's numbers.
+
+Every function takes tables already computed (by :mod:`aac_subsampling.tables` and
+:mod:`aac_subsampling.analysis`) and the path of the PNG to write, and returns that path:
+
+* :func:`metrics_vs_m`: each metric against M: seed-mean line, 95 % pooled bootstrap band, seed points;
+* :func:`relative_change_vs_m`: ours and the paper's change relative to M = 1, each in its own panel;
+* :func:`paired_differences_vs_m`: M - M=1 with its paired 95 % interval (``comparisons.csv``);
+* :func:`training_loss_vs_epoch`: training loss per M (numeric legend order), every seed;
+* :func:`inference_time_vs_m`, :func:`encoder_length_vs_m`: Table 2.
+"""
 
 from __future__ import annotations
 
@@ -9,64 +19,21 @@ import matplotlib
 matplotlib.use("Agg")  # headless: papermill and CI have no display
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 PAPER_LABEL = "paper (Clotho v1)"
+OURS_COLOR, PAPER_COLOR = "tab:blue", "tab:orange"
 
 
-def _long_table1(table: pd.DataFrame, source: str) -> pd.DataFrame:
-    frame = table.reset_index().melt(id_vars="metric", var_name="column", value_name="score")
-    frame["M"] = frame["column"].str.removeprefix("M=").astype(int)
-    frame["source"] = source
-    return frame.drop(columns="column")
-
-
-def metrics_vs_m(ours: pd.DataFrame, paper: pd.DataFrame, our_label: str, path: Path) -> Path:
-    """One panel per metric; our scores and the paper's against M (log2 axis)."""
-    data = pd.concat([_long_table1(ours, our_label), _long_table1(paper, PAPER_LABEL)]).dropna(subset=["score"])
-    grid = sns.relplot(data=data, x="M", y="score", hue="source", col="metric", col_wrap=3, kind="line",
-                       marker="o", height=2.2, aspect=1.3, facet_kws={"sharey": False})
-    for axis in grid.axes.flat:
-        axis.set_xscale("log", base=2)
-        axis.set_xticks([1, 2, 4, 8, 16], labels=["1", "2", "4", "8", "16"])
-    grid.figure.suptitle("Table 1: caption metrics vs sub-sampling factor M", y=1.02)
-    return _save(grid.figure, path)
-
-
-def inference_time_vs_m(ours: pd.DataFrame, paper: pd.DataFrame, our_label: str, path: Path) -> Path:
-    """Inference time relative to M = 1 (different hardware: only the ratios compare)."""
-    frames = []
-    for table, label in ((ours, our_label), (paper, PAPER_LABEL)):
-        if table.empty:
-            continue
-        base = table.loc[table["M"] == table["M"].min(), "inference_time_s"].iloc[0]
-        frames.append(pd.DataFrame({"M": table["M"], "relative": table["inference_time_s"] / base,
-                                    "source": label}))
-    figure, axis = plt.subplots(figsize=(5, 3.2))
-    sns.lineplot(data=pd.concat(frames), x="M", y="relative", hue="source", marker="o", ax=axis)
+def _log2_axis(axis: plt.Axes, factors: list[int]) -> None:
     axis.set_xscale("log", base=2)
-    axis.set_xticks([1, 2, 4, 8, 16], labels=["1", "2", "4", "8", "16"])
-    axis.set_ylabel("inference time / time at M = 1")
-    axis.set_title("Table 2: time to caption the evaluation split")
-    return _save(figure, path)
+    axis.set_xticks(factors, labels=[str(m) for m in factors])
+    axis.minorticks_off()
 
 
-def encoder_length_vs_m(ours: pd.DataFrame, path: Path) -> Path:
-    """Measured encoder output length T_L for 1292- and 2584-frame inputs (15 s and 30 s)."""
-    data = ours.melt(id_vars="M", value_vars=["T_L_min", "T_L_max"], var_name="input", value_name="T_L")
-    data["input"] = data["input"].map({"T_L_min": "1292 frames (15 s)", "T_L_max": "2584 frames (30 s)"})
-    figure, axis = plt.subplots(figsize=(5, 3.2))
-    sns.lineplot(data=data, x="M", y="T_L", hue="input", marker="o", ax=axis)
-    axis.set_xscale("log", base=2)
-    axis.set_yscale("log")
-    axis.set_xticks([1, 2, 4, 8, 16], labels=["1", "2", "4", "8", "16"])
-    axis.set_ylabel("encoder output length T_L")
-    axis.set_title("Table 2: sequence length after the encoder")
-    return _save(figure, path)
-
-
-def _save(figure: plt.Figure, path: Path) -> Path:
+def _save(figure: plt.Figure, path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120, bbox_inches="tight")
@@ -74,17 +41,186 @@ def _save(figure: plt.Figure, path: Path) -> Path:
     return path
 
 
-def training_loss_vs_epoch(results_dir: Path, path: Path) -> Path:
-    """Epoch-mean training loss of every trained M (from ``M<M>/training.json``)."""
-    import json
+def _panels(n: int, columns: int = 3, size: tuple[float, float] = (3.3, 2.5)) -> tuple[plt.Figure, list[plt.Axes]]:
+    rows = max(1, -(-n // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(size[0] * columns, size[1] * rows), squeeze=False)
+    flat = list(axes.flat)
+    for axis in flat[n:]:
+        axis.set_visible(False)
+    return figure, flat[:n]
 
-    rows = []
-    for record_path in sorted(Path(results_dir).glob("M*/training.json")):
-        record = json.loads(record_path.read_text())
-        rows += [{"M": f"M={record['M']}", "epoch": h["epoch"], "loss": h["loss"]} for h in record["history"]]
-    figure, axis = plt.subplots(figsize=(5, 3.2))
-    if rows:
-        sns.lineplot(data=pd.DataFrame(rows), x="epoch", y="loss", hue="M", ax=axis)
+
+def _available_metrics(summary: pd.DataFrame) -> tuple[list[str], list[str]]:
+    available = summary.groupby("metric", sort=False)["mean"].apply(lambda v: v.notna().any())
+    return [m for m, ok in available.items() if ok], [m for m, ok in available.items() if not ok]
+
+
+def _seed_columns(summary: pd.DataFrame) -> list[str]:
+    return [c for c in summary.columns if c.startswith("seed") and c.removeprefix("seed").isdigit()]
+
+
+def metrics_vs_m(summary: pd.DataFrame, path: Path | str, our_label: str = "this run") -> Path:
+    """One panel per available metric of ``table1_seeds`` (:func:`~aac_subsampling.analysis.seeds.seed_summary`):
+    the seed-mean against M (log2 axis), a band for the pooled 95 % bootstrap interval over clips, and each
+    seed's score as a point. Unavailable metrics are named under the figure, not drawn as 0."""
+    metrics, missing = _available_metrics(summary)
+    figure, axes = _panels(len(metrics))
+    seeds = _seed_columns(summary)
+    factors = sorted(summary["M"].unique().tolist())
+    for axis, metric in zip(axes, metrics):
+        data = summary[summary["metric"] == metric].sort_values("M")
+        axis.fill_between(data["M"], data["ci_low"], data["ci_high"], color=OURS_COLOR, alpha=0.2, lw=0,
+                          label="95 % interval (clips)")
+        axis.plot(data["M"], data["mean"], "-o", color=OURS_COLOR, ms=4, label=f"seed-mean ({our_label})")
+        for column in seeds:
+            axis.plot(data["M"], data[column], "o", color="0.25", ms=2.5, alpha=0.6,
+                      label="each seed" if column == seeds[0] else None)
+        _log2_axis(axis, factors)
+        n = int(data["n_seeds"].max())
+        axis.set_title(f"{metric} (n={n} seed{'s' * (n != 1)})", fontsize=9)
+        axis.set_xlabel("M")
+    if axes:
+        axes[0].legend(fontsize=7, loc="best")
+    note = f"not available: {', '.join(missing)}" if missing else ""
+    figure.suptitle("Table 1: caption metrics vs sub-sampling factor M", y=1.0)
+    if note:
+        figure.text(0.5, -0.01, note, ha="center", fontsize=8, color="0.3")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def _relative_change(wide: pd.DataFrame) -> pd.DataFrame:
+    """Metric x M table -> percent change relative to the M = 1 column."""
+    return (wide.div(wide[1], axis=0) - 1.0) * 100.0
+
+
+def relative_change_vs_m(summary: pd.DataFrame, paper_table1: pd.DataFrame, path: Path | str,
+                         our_label: str = "this run") -> Path:
+    """Each metric's change relative to M = 1 (%), ours (seed-mean) and the paper's in two panels, each on
+    its own y scale: the corpora and score levels differ, the direction and shape of the trend compare."""
+    order = list(dict.fromkeys([*paper_table1.index, *summary["metric"]]))  # reporting order, BLEU1 first
+    ours = summary.pivot(index="metric", columns="M", values="mean").reindex(order).dropna(how="all")
+    paper = paper_table1.rename(columns=lambda c: int(str(c).removeprefix("M=")))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    colors = dict(zip(paper.index, plt.get_cmap("tab10").colors))
+    for axis, table, title in ((left, ours, our_label), (right, paper, PAPER_LABEL)):
+        if 1 not in table.columns:
+            axis.text(0.5, 0.5, f"{title}: M = 1 not evaluated", ha="center", transform=axis.transAxes)
+            axis.set_axis_off()
+            continue
+        change = _relative_change(table)
+        for metric, values in change.iterrows():
+            axis.plot(values.index, values.values, "-o", ms=3, color=colors.get(metric), label=metric)
+        axis.axhline(0, color="0.5", lw=0.8)
+        _log2_axis(axis, sorted(change.columns))
+        axis.set_title(title, fontsize=9)
+        axis.set_xlabel("M")
+        axis.set_ylabel("relative change vs M=1 (%)")
+    handles = {h.get_label(): h for axis in (right, left) for h in axis.get_lines()
+               if not h.get_label().startswith("_")}
+    labels = [m for m in order if m in handles]
+    figure.legend([handles[m] for m in labels], labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    figure.suptitle("Change relative to M = 1, each source on its own scale")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def paired_differences_vs_m(comparisons: pd.DataFrame, path: Path | str) -> Path:
+    """One panel per available metric of ``comparisons.csv``: M - M=1 (seed-mean, all clips) with its paired
+    95 % bootstrap interval; a zero line; the share of resamples in which M was better above each point."""
+    available = comparisons.dropna(subset=["difference"])
+    metrics = list(dict.fromkeys(available["metric"]))
+    figure, axes = _panels(len(metrics))
+    factors = sorted(comparisons["M"].unique().tolist())
+    for axis, metric in zip(axes, metrics):
+        data = available[available["metric"] == metric].sort_values("M")
+        errors = np.vstack([data["difference"] - data["ci_low"], data["ci_high"] - data["difference"]])
+        axis.errorbar(data["M"], data["difference"], yerr=errors, fmt="o", color=OURS_COLOR, capsize=3, ms=4)
+        axis.axhline(0, color="0.5", lw=0.8)
+        for row in data.itertuples():
+            axis.annotate(f"{row.share_better:.0%}", (row.M, row.ci_high), textcoords="offset points",
+                          xytext=(0, 3), ha="center", fontsize=6, color="0.3")
+        _log2_axis(axis, factors)
+        axis.set_title(f"{metric}: M - M=1", fontsize=9)
+        axis.set_xlabel("M")
+        axis.margins(y=0.15)
+    missing = sorted(set(comparisons["metric"]) - set(metrics), key=list(comparisons["metric"]).index)
+    n_seeds = int(available["n_seeds"].max()) if not available.empty else 0
+    figure.suptitle(f"Paired differences vs M = 1 with 95 % intervals over clips (seed-mean of {n_seeds} seeds; "
+                    "label: share of resamples where M is better)", y=1.0, fontsize=10)
+    if missing:
+        figure.text(0.5, -0.01, f"not available: {', '.join(missing)}", ha="center", fontsize=8, color="0.3")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def training_loss_vs_epoch(histories: pd.DataFrame | Path | str, path: Path | str) -> Path:
+    """Epoch-mean training loss per M: a thin line per seed and a thick mean over seeds up to the last epoch
+    every seed reached (later, seeds have stopped early and a mean would jump). Legend in numeric M order,
+    integer epoch ticks. ``histories``: ``analysis.records.load_training_histories``'s table, or a results
+    folder to read it from."""
+    if not isinstance(histories, pd.DataFrame):
+        from aac_subsampling.analysis.records import load_training_histories
+
+        histories = load_training_histories(histories)
+    figure, axis = plt.subplots(figsize=(6, 3.6))
+    factors = sorted(histories["M"].unique().tolist()) if not histories.empty else []
+    colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(factors), 1)))
+    for color, factor in zip(colors, factors):
+        data = histories[histories["M"] == factor]
+        for _, run in data.groupby("seed"):
+            axis.plot(run["epoch"], run["loss"], color=color, lw=0.7, alpha=0.45)
+        common = data.groupby("seed")["epoch"].max().min()
+        mean = data[data["epoch"] <= common].groupby("epoch")["loss"].mean()
+        n = data["seed"].nunique()
+        axis.plot(mean.index, mean.values, color=color, lw=2, label=f"M={factor} (mean of {n} seed{'s' * (n != 1)})")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_xlabel("epoch")
     axis.set_ylabel("epoch-mean weighted cross-entropy")
-    axis.set_title("training loss")
+    axis.set_title("Training loss (thin: each seed)")
+    if factors:
+        axis.legend(fontsize=8)
+    return _save(figure, path)
+
+
+def inference_time_vs_m(table2: pd.DataFrame, paper_table2: pd.DataFrame, path: Path | str,
+                        per_seed: pd.DataFrame | None = None, our_label: str = "this run") -> Path:
+    """Inference time relative to M = 1 (different hardware and corpus: only the ratios compare): our
+    seed-mean, each seed's time (``tables.inference_times``) as points, and the paper's."""
+    figure, axis = plt.subplots(figsize=(5.2, 3.4))
+    factors = sorted(set(table2["M"]) | set(paper_table2["M"]))
+    sources = ((table2, f"{our_label}, seed-mean", OURS_COLOR), (paper_table2, PAPER_LABEL, PAPER_COLOR))
+    for table, label, color in sources:
+        if table.empty or 1 not in set(table["M"]):
+            continue
+        base = float(table.loc[table["M"] == 1, "inference_time_s"].iloc[0])
+        data = table.sort_values("M")
+        axis.plot(data["M"], data["inference_time_s"] / base, "-o", ms=4, color=color, label=label)
+        if table is table2 and per_seed is not None and not per_seed.empty:
+            axis.plot(per_seed["M"], per_seed["inference_time_s"] / base, "o", ms=2.5, color="0.25", alpha=0.6,
+                      label="each seed")
+    _log2_axis(axis, factors)
+    axis.set_xlabel("M")
+    axis.set_ylabel("inference time / time at M = 1")
+    axis.set_title("Table 2: time to caption the evaluation split")
+    axis.legend(fontsize=8)
+    return _save(figure, path)
+
+
+def encoder_length_vs_m(table2: pd.DataFrame, path: Path | str, paper_table2: pd.DataFrame | None = None) -> Path:
+    """Measured encoder output length T_L for 1292- and 2584-frame inputs (15 s and 30 s), with the paper's
+    Table 2 lengths as crosses when given (structural: identical for every seed)."""
+    figure, axis = plt.subplots(figsize=(5.2, 3.4))
+    data = table2.sort_values("M")
+    inputs = (("T_L_min", "1292 frames (15 s)", "tab:green"), ("T_L_max", "2584 frames (30 s)", "tab:purple"))
+    for column, label, color in inputs:
+        axis.plot(data["M"], data[column], "-o", ms=4, color=color, label=f"measured, {label}")
+        if paper_table2 is not None:
+            axis.plot(paper_table2["M"], paper_table2[column], "x", ms=7, color=color, label=f"paper, {label}")
+    axis.set_yscale("log")
+    _log2_axis(axis, sorted(set(data["M"]) | (set(paper_table2["M"]) if paper_table2 is not None else set())))
+    axis.set_xlabel("M")
+    axis.set_ylabel("encoder output length T_L")
+    axis.set_title("Table 2: sequence length after the encoder")
+    axis.legend(fontsize=7)
     return _save(figure, path)

@@ -6,7 +6,8 @@ published results) holds::
     prepared.json, vocabulary.json        data preparation (shared by every seed and M)
     seed<S>/M<M>/training.json            one training (checkpoint.pt and model.pt beside it)
     seed<S>/M<M>/evaluation.json          its evaluation (predictions.csv, metrics_*.csv, bootstrap_ci.csv)
-    table1.csv, table2.csv, ...           tables over every seed and M
+    table1.csv, table2.csv, ...           tables over every seed and M (table1_seeds.csv, comparisons.csv,
+                                          diversity.csv, claims.csv, clotho_context.csv/.json)
     figures/*.png                         the figures of this folder's run
     executed/*.ipynb                      the executed notebooks
     run.lock                              held while a run works on the folder

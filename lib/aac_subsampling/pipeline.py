@@ -73,7 +73,7 @@ def ensure_corpus(profile_name: str, data_dir: Path, progress: bool = True) -> d
     if profile.corpus == "synthetic":
         from aac_subsampling.data.synthetic import generate_corpus
 
-        summary = generate_corpus(data_dir, preset=profile.synthetic_preset, seed=CORPUS_SEED)
+        summary = generate_corpus(data_dir, preset=profile.synthetic_preset, seed=CORPUS_SEED, workers=None)
         return {"corpus": f"synthetic ({profile.synthetic_preset} preset, seed {CORPUS_SEED})", "summary": summary}
     from aac_subsampling.data.clotho import fetch_clotho_v1
 
@@ -179,6 +179,17 @@ def training_dataset(prepared: PreparedData, config: FeatureConfig) -> CaptionDa
     return CaptionDataset([c.file_name for c in development], captions, features, prepared.vocabulary.eos_index)
 
 
+def checkpoint_matches(checkpoint: Path, config: Config) -> bool:
+    """Whether a checkpoint was written under the same settings (device aside): only then may it be resumed."""
+    from aac_subsampling.training import load_checkpoint
+
+    saved = dict(load_checkpoint(checkpoint).get("config") or {})
+    current = config.to_dict()
+    saved.pop("device", None)
+    current.pop("device", None)
+    return saved == current
+
+
 def epoch_logger(factor: int, seed: int, max_epochs: int) -> Callable[[dict[str, float]], None]:
     """One line per epoch, for headless runs (a per-batch bar would be a log line per refresh)."""
 
@@ -205,7 +216,9 @@ def train_subsampling_model(
     directory = layout.run_dir(results_dir, seed, factor)
     directory.mkdir(parents=True, exist_ok=True)
     checkpoint = directory / layout.CHECKPOINT_FILE
-    if not resume and checkpoint.exists():
+    if checkpoint.exists() and (not resume or not checkpoint_matches(checkpoint, config)):
+        if resume:
+            print(f"{relative_to_project(checkpoint)} was made with other settings; training starts from scratch")
         checkpoint.unlink()
     model = build_model(config, len(prepared.vocabulary))
     on_epoch_end = None if progress else epoch_logger(factor, seed, config.train.max_epochs)
@@ -304,45 +317,72 @@ def write_predictions(path: Path, predictions: dict[str, str], references: dict[
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
-# ------------------------------------------------------------------------------------ 4. baseline
-
-
-def constant_caption(captions: list[str], sample: int = 500, seed: int = 0) -> str:
-    """The development caption whose words overlap most (unigram F1) with a sample of the others.
-
-    A model that ignores the audio can at best say one such "typical" caption for every clip; the
-    trained models must beat it for their captions to depend on the audio.
-    """
-    from collections import Counter
-
-    rng = np.random.default_rng(seed)
-    pool = [captions[i] for i in rng.choice(len(captions), size=min(sample, len(captions)), replace=False)]
-    bags = [Counter(c.lower().split()) for c in pool]
-
-    def mean_f1(candidate: Counter) -> float:
-        total = 0.0
-        for bag in bags:
-            overlap = sum((candidate & bag).values())
-            if overlap:
-                precision, recall = overlap / sum(candidate.values()), overlap / sum(bag.values())
-                total += 2 * precision * recall / (precision + recall)
-        return total / len(bags)
-
-    return max(pool, key=lambda c: mean_f1(Counter(c.lower().split())))
+# ------------------------------------------------------------------------------- 4. tables, figures
 
 
 def evaluate_constant_baseline(results_dir: Path, seed: int = 0) -> dict[str, Any]:
-    """Score the constant caption on the evaluation split (cached in ``baseline.json``)."""
+    """Score an audio-blind constant caption (the rule of :func:`~.analysis.context.constant_caption`, applied
+    to this corpus's development captions) on this corpus's evaluation split; cached in ``baseline.json``.
+
+    A model that ignores the audio can at best say one such typical caption for every clip: the trained
+    models must beat it for their captions to depend on the audio.
+    """
+    from aac_subsampling.analysis.context import constant_caption
     from aac_subsampling.evaluation import evaluate_captions
 
     path = Path(results_dir) / "baseline.json"
+    prepared_digest = runkey.file_digest(Path(results_dir) / layout.PREPARED_RECORD)
     if path.exists():
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
+        if record.get("prepared") == prepared_digest:
+            return record
     prepared = load_prepared(results_dir)
     development = [c for clip in prepared.clips["development"] for c in clip.captions]
     caption = constant_caption(development, seed=seed)
     references = prepared.references("evaluation")
     evaluation = evaluate_captions({clip: caption for clip in references}, references, work_dir=results_dir)
-    record = {"caption": caption, "metrics": evaluation.corpus, "unavailable": evaluation.unavailable}
+    record = {"caption": caption, "metrics": evaluation.corpus, "unavailable": evaluation.unavailable,
+              "prepared": prepared_digest}
     write_json(path, record)
     return record
+
+
+def check_comparable(results_dir: Path) -> list[tuple[int, int]]:
+    """The folder's evaluated (seed, M); an error when they were trained under different settings (other than
+    the seed and M), which one table must not mix."""
+    runs = layout.completed_runs(results_dir)
+    settings: dict[str, list[str]] = {}
+    for seed, factor in runs:
+        key = (read_json(layout.training_record(results_dir, seed, factor), "training record").get("key") or {})
+        config = json.loads(json.dumps(key.get("config", {})))
+        config.get("train", {}).pop("seed", None)
+        config.get("model", {}).pop("subsampling_factor", None)
+        signature = json.dumps({"config": config, "corpus": key.get("corpus"), "profile": key.get("profile")},
+                               sort_keys=True)
+        settings.setdefault(signature, []).append(f"seed{seed}/M{factor}")
+    if len(settings) > 1:
+        groups = "; ".join(", ".join(names[:4]) + (" ..." if len(names) > 4 else "") for names in settings.values())
+        raise ValueError(f"{results_dir} holds runs made under different settings ({groups}); one table must not "
+                         "mix them: give each setting its own --results-dir")
+    return runs
+
+
+def summarise_results(profile_name: str, results_dir: Path, progress: bool = True, context: bool = True):
+    """Every table and figure of the folder (all its evaluated seeds and M), the constant-caption baseline of
+    its corpus, and ``summary.json`` (which evaluations they summarise)."""
+    from aac_subsampling.analysis.report import write_report
+
+    results_dir = Path(results_dir)
+    runs = check_comparable(results_dir)
+    if not runs:
+        raise FileNotFoundError(f"no evaluation records under {results_dir}; run notebook 03 (or ./run_all.sh) first")
+    synthetic = get_profile(profile_name).corpus == "synthetic"
+    label = f"this run ({profile_name} profile{', synthetic corpus' if synthetic else ''})"
+    report = write_report(results_dir, layout.figures_dir(results_dir), our_label=label, progress=progress,
+                          context=context)
+    baseline = evaluate_constant_baseline(results_dir)
+    seeds = sorted({seed for seed, _ in runs})
+    factors = sorted({factor for _, factor in runs})
+    write_json(results_dir / layout.SUMMARY_RECORD,
+               {"seeds": seeds, "M": factors, "key": runkey.results_key(results_dir)})
+    return report, baseline

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import os
 import queue
 import signal
 import sys
@@ -81,6 +82,13 @@ class RunOptions:
         if self.gpus:
             return [f"cuda:{gpu}" for gpu in self.gpus for _ in range(self.jobs)]
         return [self.device] * self.jobs
+
+    @property
+    def cpu_threads_per_lane(self) -> int | None:
+        """Torch threads of each of several CPU trainings at once (the cores divided among them)."""
+        if self.gpus or self.jobs == 1 or self.device.startswith("cuda"):
+            return None
+        return max(1, (os.cpu_count() or 1) // self.jobs)
 
 
 def _int_list(text: str) -> list[int]:
@@ -182,8 +190,8 @@ def evaluation_stage(options: RunOptions, seed: int, factor: int) -> Stage:
 def results_stage(options: RunOptions) -> Stage:
     return Stage("results tables", NOTEBOOKS["results"], NOTEBOOKS["results"],
                  Path(options.results_dir) / layout.SUMMARY_RECORD,
-                 lambda: runkey.results_key(options.results_dir, options.seeds, options.factors),
-                 {**_common_parameters(options), "seeds": options.seeds, "factors": options.factors})
+                 lambda: runkey.results_key(options.results_dir),
+                 _common_parameters(options))
 
 
 def why_run(stage: Stage, force: bool) -> str | None:
@@ -246,7 +254,8 @@ class Engine:
             if log_path is None or self.executor is not execute_notebook:  # tests replace the executor
                 self.executor(notebook, output, parameters, self.options.kernel)
             else:
-                execute_in_subprocess(notebook, output, parameters, self.options.kernel, log_path)
+                execute_in_subprocess(notebook, output, parameters, self.options.kernel, log_path,
+                                      self.options.cpu_threads_per_lane)
             if not stage.record.exists():
                 raise RuntimeError(f"the notebook finished but wrote no {stage.record}")
         except Exception as error:  # papermill raises PapermillExecutionError with the cell's traceback
@@ -302,8 +311,11 @@ class Engine:
             raise StageFailed(" | ".join(failures))
 
 
-def _notebook_job(notebook: str, output: str, parameters: dict[str, Any], kernel: str, log_path: str) -> None:
+def _notebook_job(notebook: str, output: str, parameters: dict[str, Any], kernel: str, log_path: str,
+                  threads: int | None) -> None:
     """In a child process: run one notebook, its log to a file."""
+    if threads is not None:  # the kernel inherits it: CPU trainings side by side share the cores, not oversubscribe
+        os.environ["OMP_NUM_THREADS"] = str(threads)
     handler = logging.FileHandler(log_path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     handler.addFilter(_QuietPapermill())
@@ -312,10 +324,10 @@ def _notebook_job(notebook: str, output: str, parameters: dict[str, Any], kernel
 
 
 def execute_in_subprocess(notebook: Path, output: Path, parameters: dict[str, Any], kernel: str,
-                          log_path: Path) -> None:
+                          log_path: Path, threads: int | None = None) -> None:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     process = multiprocessing.get_context("spawn").Process(
-        target=_notebook_job, args=(str(notebook), str(output), parameters, kernel, str(log_path)))
+        target=_notebook_job, args=(str(notebook), str(output), parameters, kernel, str(log_path), threads))
     process.start()
     process.join()
     if process.exitcode != 0:

@@ -112,11 +112,11 @@ def evaluation_key(training_record: Path, bootstrap_resamples: int) -> dict[str,
     }
 
 
-def results_key(results_dir: Path, seeds: list[int], factors: list[int]) -> dict[str, Any]:
-    """Tables and figures depend on exactly the evaluations they summarise."""
-    return {"stage": "results", "seeds": list(seeds), "M": list(factors),
-            "evaluations": {f"seed{s}/M{m}": file_digest(layout.evaluation_record(results_dir, s, m))
-                            for s in seeds for m in factors}}
+def results_key(results_dir: Path) -> dict[str, Any]:
+    """Tables and figures summarise every evaluation of the folder: they depend on exactly those records."""
+    runs = layout.completed_runs(results_dir)
+    return {"stage": "results", "package_version": __version__,
+            "evaluations": {f"seed{s}/M{m}": file_digest(layout.evaluation_record(results_dir, s, m)) for s, m in runs}}
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:

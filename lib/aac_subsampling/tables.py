@@ -1,25 +1,47 @@
-"""Tables 1 and 2 built from a run's per-M evaluation records, and the paper's own tables as data.
+"""Tables 1 and 2 built from a results folder's per-seed evaluation records, and the paper's tables as data.
 
-Nothing here types a number: every cell of our tables is read from ``<results>/M<M>/evaluation.json``
-files written by the evaluation step. The paper's numbers are package data
-(``paper_data/paper_table*.csv``), used only for side-by-side columns and always labelled as the
-paper's.
+Nothing here types a number: every cell of our tables is read from the
+``<results>/seed<S>/M<M>/evaluation.json`` records (and the per-clip files beside them) written by the
+evaluation step. The paper's numbers are package data (``paper_data/paper_table*.csv``), used only for
+side-by-side columns and always labelled as the paper's.
+
+Files (names from :mod:`aac_subsampling.layout`):
+
+* ``table1.csv``: rows BLEU1..SPIDEr, columns ``M=1``..``M=16``, each cell the mean over seeds (the
+  paper's shape, kept for compatibility);
+* ``table1_seeds.csv``: the long form (metric, M, mean, std, n_seeds, pooled bootstrap interval, each
+  seed's value), see :mod:`aac_subsampling.analysis.seeds`;
+* ``table2.csv``: per M the encoder lengths, reduction and parameter count (structural: identical over
+  seeds, checked) and the inference time (mean and std over seeds).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from aac_subsampling import layout
+from aac_subsampling.analysis.records import RunKey, load_evaluation_records, seeds_by_factor
+from aac_subsampling.analysis.seeds import seed_mean_table, seed_summary
 from aac_subsampling.evaluation import METRIC_NAMES
 from aac_subsampling.profiles import SUBSAMPLING_FACTORS
 
 TABLE2_COLUMNS = ["M", "T_L_min", "T_L_max", "reduction_percent", "inference_time_s", "parameters_D4367"]
+TABLE2_EXTRA_COLUMNS = ["inference_time_s_std", "n_seeds", "corpus_T_L_min", "corpus_T_L_max", "eval_clips",
+                        "n_layers", "device"]
+PAPER_LABEL = "paper (Clotho v1)"
+
+__all__ = [
+    "METRIC_NAMES", "PAPER_LABEL", "TABLE2_COLUMNS", "Tables", "display_table1", "factors_of",
+    "format_cell", "inference_times", "load_records", "paper_table1", "paper_table2", "reduction_percent",
+    "side_by_side", "table1", "table2", "write_tables",
+]
 
 
 def reduction_percent(factor: int, n_layers: int = 3) -> float:
@@ -39,49 +61,86 @@ def paper_table2() -> pd.DataFrame:
         return pd.read_csv(handle)
 
 
-def evaluation_path(results_dir: Path, factor: int) -> Path:
-    return Path(results_dir) / f"M{factor}" / "evaluation.json"
+def load_records(results_dir: Path | str) -> dict[RunKey, dict[str, Any]]:
+    """Every evaluation record of the folder, keyed by (seed, M) (see ``analysis.records``)."""
+    return load_evaluation_records(results_dir)
 
 
-def load_evaluations(results_dir: Path, factors: Iterable[int] = SUBSAMPLING_FACTORS) -> dict[int, dict[str, Any]]:
-    """The evaluation record of every M that has one (missing M are simply absent)."""
-    records = {}
-    for factor in factors:
-        path = evaluation_path(results_dir, factor)
-        if path.exists():
-            records[factor] = json.loads(path.read_text())
-    return records
+def factors_of(records: Iterable[RunKey], base: Iterable[int] = SUBSAMPLING_FACTORS) -> list[int]:
+    """The paper's M values plus any other evaluated M, sorted: the columns of Table 1."""
+    return sorted(set(base) | {factor for _, factor in records})
 
 
-def table1(evaluations: dict[int, dict[str, Any]], factors: Iterable[int] = SUBSAMPLING_FACTORS) -> pd.DataFrame:
-    """Rows BLEU1 .. SPIDEr, columns M=1 .. M=16; NaN (an empty CSV cell) where a metric is not
-    available or an M was not evaluated."""
-    columns = {}
-    for factor in factors:
-        metrics = evaluations.get(factor, {}).get("metrics", {})
-        columns[f"M={factor}"] = [metrics.get(name) for name in METRIC_NAMES]
-    frame = pd.DataFrame(columns, index=pd.Index(METRIC_NAMES, name="metric"), dtype=float)
-    return frame
+def table1(summary: pd.DataFrame, factors: Iterable[int] = SUBSAMPLING_FACTORS) -> pd.DataFrame:
+    """Rows BLEU1 .. SPIDEr, columns M=1 .. M=16: the seed-mean of ``summary`` (:func:`seed_summary`'s
+    long form); NaN (an empty CSV cell) where a metric is not available or an M was not evaluated."""
+    return seed_mean_table(summary, list(factors))
 
 
-def table2(evaluations: dict[int, dict[str, Any]]) -> pd.DataFrame:
-    """One row per evaluated M: measured encoder lengths, reduction, inference time, parameters."""
+def _single(values: list[Any], what: str, factor: int) -> Any:
+    """The one value every seed agrees on; structural figures must not depend on the seed."""
+    distinct = sorted({repr(v) for v in values})
+    if len(distinct) != 1:
+        raise ValueError(f"M={factor}: {what} differs between seeds ({', '.join(distinct)}); structural "
+                         "figures must be identical for every seed of an M")
+    return values[0]
+
+
+def table2(records: Mapping[RunKey, Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per evaluated M: measured encoder lengths, reduction and parameters (checked identical over
+    seeds, ``ValueError`` otherwise), inference time as mean and std (ddof = 1) over seeds."""
     rows = []
-    for factor, record in sorted(evaluations.items()):
-        lengths = record["encoder_lengths"]
+    for factor, seeds in seeds_by_factor(records).items():
+        runs = [records[(s, factor)] for s in seeds]
+        n_layers = _single([r["n_layers"] for r in runs], "n_layers", factor)
+        times = [float(r["inference_time_s"]) for r in runs]
         rows.append({
             "M": factor,
-            "T_L_min": lengths["1292"],
-            "T_L_max": lengths["2584"],
-            "reduction_percent": round(reduction_percent(factor, record["n_layers"]), 4),
-            "inference_time_s": round(record["inference_time_s"], 3),
-            "parameters_D4367": record["parameters_D4367"],
-            "corpus_T_L_min": record["corpus_encoder_lengths"]["min"],
-            "corpus_T_L_max": record["corpus_encoder_lengths"]["max"],
-            "eval_clips": record["n_clips"],
-            "device": record["device"],
+            "T_L_min": _single([r["encoder_lengths"]["1292"] for r in runs], "T_L for 1292 frames", factor),
+            "T_L_max": _single([r["encoder_lengths"]["2584"] for r in runs], "T_L for 2584 frames", factor),
+            "reduction_percent": round(reduction_percent(factor, n_layers), 4),
+            "inference_time_s": round(float(np.mean(times)), 3),
+            "parameters_D4367": _single([r["parameters_D4367"] for r in runs], "parameters_D4367", factor),
+            "inference_time_s_std": round(float(np.std(times, ddof=1)), 3) if len(times) > 1 else np.nan,
+            "n_seeds": len(seeds),
+            "corpus_T_L_min": _single([r["corpus_encoder_lengths"]["min"] for r in runs], "corpus T_L min", factor),
+            "corpus_T_L_max": _single([r["corpus_encoder_lengths"]["max"] for r in runs], "corpus T_L max", factor),
+            "eval_clips": _single([r["n_clips"] for r in runs], "n_clips", factor),
+            "n_layers": n_layers,
+            "device": " / ".join(sorted({str(r.get("device")) for r in runs})),
         })
-    return pd.DataFrame(rows, columns=[*TABLE2_COLUMNS, "corpus_T_L_min", "corpus_T_L_max", "eval_clips", "device"])
+    return pd.DataFrame(rows, columns=[*TABLE2_COLUMNS, *TABLE2_EXTRA_COLUMNS])
+
+
+def inference_times(records: Mapping[RunKey, Mapping[str, Any]]) -> pd.DataFrame:
+    """Each run's inference time: rows (seed, M, inference_time_s), for seed points in the figures."""
+    rows = [{"seed": s, "M": m, "inference_time_s": float(r["inference_time_s"])}
+            for (s, m), r in sorted(records.items())]
+    return pd.DataFrame(rows, columns=["seed", "M", "inference_time_s"])
+
+
+def format_cell(mean: float, std: float = np.nan, low: float = np.nan, high: float = np.nan, digits: int = 3) -> str:
+    """``"0.583 ± 0.021 [0.520, 0.640]"``: seed-mean ± seed std [95 % interval]; parts that are NaN are
+    left out (one seed: no ±; no bootstrap: no interval) and a missing mean gives '' (never 0)."""
+    if mean is None or not np.isfinite(mean):
+        return ""
+    text = f"{mean:.{digits}f}"
+    if std is not None and np.isfinite(std):
+        text += f" ± {std:.{digits}f}"
+    if low is not None and high is not None and np.isfinite(low) and np.isfinite(high):
+        text += f" [{low:.{digits}f}, {high:.{digits}f}]"
+    return text
+
+
+def display_table1(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """Table 1 for reading: rows metrics, columns ``M=<m> (n=<seeds>)``, cells :func:`format_cell`."""
+    frame = pd.DataFrame(index=pd.Index(METRIC_NAMES, name="metric"))
+    for factor, group in summary.groupby("M", sort=True):
+        label = f"M={factor} (n={int(group['n_seeds'].max())})"
+        cells = {row.metric: format_cell(row.mean, row.std, row.ci_low, row.ci_high, digits)
+                 for row in group.itertuples()}
+        frame[label] = [cells.get(metric, "") for metric in METRIC_NAMES]
+    return frame
 
 
 def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, our_label: str = "this run") -> pd.DataFrame:
@@ -90,14 +149,30 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, our_label: str = "this
     columns = {}
     for column in ours.columns:
         columns[(column, our_label)] = ours[column]
-        columns[(column, "paper (Clotho v1)")] = paper[column]
+        columns[(column, PAPER_LABEL)] = paper[column]
     return pd.DataFrame(columns)
 
 
-def write_tables(results_dir: Path, factors: Iterable[int] = SUBSAMPLING_FACTORS) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write ``table1.csv`` and ``table2.csv`` into ``results_dir`` and return them."""
-    evaluations = load_evaluations(results_dir, factors)
-    first, second = table1(evaluations, factors), table2(evaluations)
-    first.to_csv(Path(results_dir) / "table1.csv", float_format="%.6f")
-    second.to_csv(Path(results_dir) / "table2.csv", index=False)
-    return first, second
+@dataclass(frozen=True)
+class Tables:
+    """What :func:`write_tables` wrote: the seed-mean Table 1, its long form, and Table 2."""
+
+    table1: pd.DataFrame
+    table1_seeds: pd.DataFrame
+    table2: pd.DataFrame
+    records: dict[RunKey, dict[str, Any]]
+
+
+def write_tables(results_dir: Path | str, *, n_resamples: int = 1000, seed: int = 0,
+                 confidence: float = 0.95) -> Tables:
+    """Write ``table1.csv``, ``table1_seeds.csv`` and ``table2.csv`` into ``results_dir``; return them.
+
+    ``n_resamples`` and ``seed``: the pooled bootstrap of Table 1's intervals (0 skips it).
+    """
+    records = load_records(results_dir)
+    summary = seed_summary(results_dir, records, n_resamples=n_resamples, seed=seed, confidence=confidence)
+    first, second = table1(summary, factors_of(records)), table2(records)
+    first.to_csv(layout.table_file(results_dir, layout.TABLE1_FILE), float_format="%.6f")
+    summary.to_csv(layout.table_file(results_dir, layout.TABLE1_SEEDS_FILE), index=False, float_format="%.6f")
+    second.to_csv(layout.table_file(results_dir, layout.TABLE2_FILE), index=False)
+    return Tables(first, summary, second, records)

@@ -1,0 +1,105 @@
+"""Every table and figure of a results folder in one call (what notebook 04 runs).
+
+:func:`write_report` writes, into the results folder (names from :mod:`aac_subsampling.layout`):
+``table1.csv``, ``table1_seeds.csv``, ``table2.csv`` (:mod:`aac_subsampling.tables`), ``comparisons.csv``
+(:mod:`.paired`), ``diversity.csv`` (:mod:`.diversity`), ``claims.csv`` (:mod:`.claims`),
+``clotho_context.csv`` and ``.json`` (:mod:`.context`, cached), and the figures into ``figures_dir``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from aac_subsampling import figures, layout, tables
+from aac_subsampling.analysis.claims import check_claims
+from aac_subsampling.analysis.context import ClothoContext, clotho_context
+from aac_subsampling.analysis.diversity import diversity_table
+from aac_subsampling.analysis.paired import compare_to_baseline
+from aac_subsampling.analysis.records import load_training_histories
+
+FIGURE_FILES = {
+    "metrics": "metrics_vs_M.png",
+    "relative_change": "relative_change_vs_M.png",
+    "paired_differences": "paired_differences_vs_M.png",
+    "training_loss": "training_loss.png",
+    "inference_time": "inference_time_vs_M.png",
+    "encoder_length": "encoder_length_vs_M.png",
+}
+
+
+@dataclass
+class Report:
+    """What :func:`write_report` computed and wrote."""
+
+    tables: tables.Tables
+    comparisons: pd.DataFrame
+    diversity: pd.DataFrame
+    claims: pd.DataFrame
+    context: ClothoContext | None
+    figures: dict[str, Path] = field(default_factory=dict)
+
+
+def write_figures(results_dir: Path | str, figures_dir: Path | str, written: tables.Tables,
+                  comparisons: pd.DataFrame, our_label: str = "this run") -> dict[str, Path]:
+    """The six figures of :data:`FIGURE_FILES` into ``figures_dir`` (the paired one only with comparisons)."""
+    out = Path(figures_dir)
+    paths: dict[str, Path] = {
+        "metrics": figures.metrics_vs_m(written.table1_seeds, out / FIGURE_FILES["metrics"], our_label),
+        "relative_change": figures.relative_change_vs_m(written.table1_seeds, tables.paper_table1(),
+                                                        out / FIGURE_FILES["relative_change"], our_label),
+    }
+    if not comparisons.empty:
+        paths["paired_differences"] = figures.paired_differences_vs_m(comparisons,
+                                                                      out / FIGURE_FILES["paired_differences"])
+    histories = load_training_histories(results_dir)
+    if not histories.empty:
+        paths["training_loss"] = figures.training_loss_vs_epoch(histories, out / FIGURE_FILES["training_loss"])
+    paths["inference_time"] = figures.inference_time_vs_m(written.table2, tables.paper_table2(),
+                                                          out / FIGURE_FILES["inference_time"],
+                                                          tables.inference_times(written.records), our_label)
+    paths["encoder_length"] = figures.encoder_length_vs_m(written.table2, out / FIGURE_FILES["encoder_length"],
+                                                          tables.paper_table2())
+    return paths
+
+
+def write_report(
+    results_dir: Path | str,
+    figures_dir: Path | str | None = None,
+    *,
+    our_label: str = "this run",
+    n_resamples: int = 1000,
+    seed: int = 0,
+    context: bool = True,
+    claim_factor: int = 16,
+    captions_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    **context_options: Any,
+) -> Report:
+    """Write every table and figure of ``results_dir`` (see the module docstring) and return them.
+
+    ``figures_dir``: default ``<results>/figures``. ``n_resamples``, ``seed``: the bootstraps of Table 1
+    and of the comparisons (the same clip draws for both). ``context=False`` skips the Clotho context
+    (about a minute the first time, cached afterwards); ``captions_dir`` and ``context_options``
+    (``refresh``, ``java``, ``spice``) go to :func:`~aac_subsampling.analysis.context.clotho_context`.
+    ``claim_factor``: the M that the claim check compares with M = 1 (16, the paper's largest).
+    """
+    figures_dir = layout.figures_dir(results_dir) if figures_dir is None else Path(figures_dir)
+    written = tables.write_tables(results_dir, n_resamples=n_resamples, seed=seed)
+    has_baseline = any(factor == 1 for _, factor in written.records)
+    comparisons = (compare_to_baseline(results_dir, written.records, n_resamples=max(n_resamples, 1), seed=seed)
+                   if has_baseline else pd.DataFrame())
+    if has_baseline:
+        comparisons.to_csv(layout.table_file(results_dir, layout.COMPARISONS_FILE), index=False, float_format="%.6f")
+    diversity = diversity_table(results_dir)
+    diversity.to_csv(layout.table_file(results_dir, layout.DIVERSITY_FILE), index=False, float_format="%.4f")
+    claims = check_claims(written.table2, comparisons, claim_factor)
+    claims.to_csv(layout.table_file(results_dir, layout.CLAIMS_FILE), index=False)
+    found = (clotho_context(layout.table_file(results_dir, layout.CLOTHO_CONTEXT_FILE), captions_dir,
+                            progress=progress, **context_options) if context else None)
+    paths = write_figures(results_dir, figures_dir, written, comparisons, our_label)
+    return Report(written, comparisons, diversity, claims, found, paths)
