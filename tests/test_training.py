@@ -1,6 +1,7 @@
 """A tiny model learns; pause/kill + resume gives the same weights; NaN stops with a clear error."""
 
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ import torch
 
 from aac_subsampling.batching import CaptionDataset
 from aac_subsampling.config import Config
+from aac_subsampling import devices, training
 from aac_subsampling.decoding import greedy_decode
 from aac_subsampling.tokens import Vocabulary
 from aac_subsampling.training import EarlyStopping, build_model, train_model
@@ -143,3 +145,118 @@ def test_gradient_clipping_acts_on_the_gradients_the_optimiser_uses(monkeypatch)
     unclipped, clipped = seen[:2], seen[2:]
     assert min(unclipped) > 0.01
     assert max(clipped) <= 0.01 * (1 + 1e-4)
+
+
+def paused_checkpoint(tmp_path, epochs_before_pause=1):
+    """A checkpoint written by ``train_model`` part-way through a run, and the run's config."""
+    overrides = {**TINY, "model": {**TINY["model"], "dropout": 0.25}, "train": {**TINY["train"], "max_epochs": 4}}
+    config, vocabulary, dataset, _ = tiny_problem(overrides)
+    path = tmp_path / "paused.pt"
+    train_model(build_model(config, len(vocabulary)), dataset, vocabulary.frequencies(), config, path,
+                progress=False, max_epochs_this_call=epochs_before_pause)
+    return path, config, vocabulary, dataset
+
+
+def test_checkpoint_loads_with_weights_only(tmp_path):
+    """Only tensors and plain values are saved, so torch's safe loader reads a checkpoint as is."""
+    path, *_ = paused_checkpoint(tmp_path)
+    state = torch.load(path, weights_only=True)
+    assert state["epochs_completed"] == 1 and not state["finished"]
+
+
+def test_resume_reads_the_checkpoint_onto_the_cpu_with_the_safe_loader(tmp_path, monkeypatch):
+    """On a GPU the old code mapped the checkpoint to the training device, which moved the RNG states
+    off the CPU (torch.set_rng_state then fails); the resume path must always map to the CPU."""
+    path, config, vocabulary, dataset = paused_checkpoint(tmp_path)
+    calls = []
+    original_load = torch.load
+
+    def recording_load(*args, **kwargs):
+        calls.append(kwargs)
+        return original_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", recording_load)
+    result = train_model(build_model(config, len(vocabulary)), dataset, vocabulary.frequencies(), config, path,
+                         progress=False)
+    assert result.resumed_from_epoch == 1 and result.epochs_completed == 4
+    assert calls and all(str(c.get("map_location")) == "cpu" and c.get("weights_only") is True for c in calls), calls
+
+
+def test_rng_states_restore_whatever_device_the_tensors_were_mapped_to(tmp_path, monkeypatch):
+    """Map every tensor of the checkpoint to another device ('meta' stands in for a GPU here): the
+    restored generators must still be the saved ones, as CPU ByteTensors for torch."""
+    path, *_ = paused_checkpoint(tmp_path)
+    saved = torch.load(path, weights_only=False)["rng"]  # our own file; read as saved, whatever its format
+    original_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda f, *a, **kw: original_load(f, *a, **{**kw, "map_location": "meta"}))
+    state = training.load_checkpoint(path)
+    assert state["model"]["decoder.classifier.bias"].device.type == "meta"  # the mapping did happen
+    torch.manual_seed(12345), np.random.seed(12345), random.seed(12345)
+    training._set_rng_state(state["rng"])
+    restored = torch.get_rng_state()
+    assert restored.device.type == "cpu" and restored.dtype == torch.uint8
+    assert restored.tolist() == np.asarray(saved["torch"]).tolist()
+    assert np.random.get_state()[1].tolist() == np.asarray(saved["numpy"][1]).tolist()
+    assert random.getstate() == tuple(saved["python"])
+
+
+def test_rng_state_round_trip_continues_every_generator_where_it_was():
+    training._set_rng_state(training._rng_state())  # prime: any state works
+    state = training._rng_state()
+    expected = (random.random(), np.random.random(), torch.rand(1).item())
+    training._set_rng_state(state)
+    assert (random.random(), np.random.random(), torch.rand(1).item()) == expected
+
+
+def test_checkpoint_from_an_older_version_is_a_clear_error(tmp_path):
+    path = tmp_path / "old.pt"
+    torch.save({"rng": {"numpy": np.random.get_state()}}, path)  # an ndarray: not a plain value
+    with pytest.raises(RuntimeError, match="older version"):
+        training.load_checkpoint(path)
+
+
+# devices.py: the one place that decides and inspects devices.
+
+def fake_cuda(monkeypatch, n_devices: int) -> list:
+    """Pretend torch sees ``n_devices`` GPUs; returns the list of devices synchronize() was given."""
+    synchronised = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: n_devices > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: n_devices)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: synchronised.append(device))
+    return synchronised
+
+
+def test_resolve_device_names_a_missing_gpu(monkeypatch):
+    fake_cuda(monkeypatch, 1)
+    assert devices.resolve_device("cuda:0") == torch.device("cuda:0")
+    assert devices.resolve_device("cuda") == torch.device("cuda")
+    assert devices.resolve_device("auto") == torch.device("cuda")
+    with pytest.raises(ValueError, match="'cuda:1' does not exist.*1 CUDA device"):
+        devices.resolve_device("cuda:1")
+
+
+def test_resolve_device_without_cuda(monkeypatch):
+    fake_cuda(monkeypatch, 0)
+    assert devices.resolve_device("auto") == torch.device("cpu")
+    assert devices.resolve_device("cpu") == torch.device("cpu")
+    for name in ("cuda", "cuda:0"):
+        with pytest.raises(RuntimeError, match=f"'{name}' was asked for"):
+            devices.resolve_device(name)
+    with pytest.raises(ValueError, match="'gpu0' is not a device name"):
+        devices.resolve_device("gpu0")
+    assert training.resolve_device is devices.resolve_device  # still importable from training
+
+
+def test_synchronize_waits_only_for_cuda_and_for_the_device_given(monkeypatch):
+    synchronised = fake_cuda(monkeypatch, 2)
+    devices.synchronize("cpu")
+    devices.synchronize(torch.device("cpu"))
+    assert synchronised == []
+    devices.synchronize("cuda:1")
+    assert synchronised == [torch.device("cuda:1")]
+
+
+def test_memory_and_name_on_cpu():
+    devices.reset_peak_memory("cpu")
+    assert devices.peak_memory_bytes("cpu") is None
+    assert devices.describe("cpu") == "cpu"

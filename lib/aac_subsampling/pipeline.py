@@ -35,13 +35,8 @@ from aac_subsampling.paths import from_project, relative_to_project
 from aac_subsampling.profiles import SUBSAMPLING_FACTORS, get_profile
 from aac_subsampling.runinfo import run_metadata
 from aac_subsampling.tokens import Vocabulary
-from aac_subsampling.training import build_model, resolve_device, train_model
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for a GPU's queued work (of that device), so that wall times are the work's."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from aac_subsampling.devices import resolve_device, synchronize
+from aac_subsampling.training import build_model, train_model
 
 SPLITS = ("development", "evaluation")
 CORPUS_SEED = 0  # the synthetic corpus is the same for every training seed
@@ -183,7 +178,10 @@ def checkpoint_matches(checkpoint: Path, config: Config) -> bool:
     """Whether a checkpoint was written under the same settings (device aside): only then may it be resumed."""
     from aac_subsampling.training import load_checkpoint
 
-    saved = dict(load_checkpoint(checkpoint).get("config") or {})
+    try:
+        saved = dict(load_checkpoint(checkpoint).get("config") or {})
+    except RuntimeError:  # written by an older version of the package: not resumable
+        return False
     current = config.to_dict()
     saved.pop("device", None)
     current.pop("device", None)

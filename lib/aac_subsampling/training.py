@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import pickle
 import random
 import time
 from collections.abc import Callable
@@ -23,19 +24,10 @@ from tqdm.auto import tqdm
 
 from aac_subsampling.batching import CaptionDataset
 from aac_subsampling.config import Config
+from aac_subsampling.devices import resolve_device  # re-exported: callers import it from here too
 from aac_subsampling.loss import token_weights, weighted_cross_entropy
 from aac_subsampling.model import CaptioningModel
 from aac_subsampling.runinfo import seed_everything
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU. Asking for CUDA without it is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} was asked for but torch sees no CUDA device")
-    return device
 
 
 def build_model(config: Config, vocabulary_size: int) -> CaptioningModel:
@@ -80,19 +72,37 @@ class TrainingResult:
         return asdict(self)
 
 
+# Every generator's state is stored as plain Python ints, never as tensors or arrays: the checkpoint
+# then loads with ``weights_only=True``, and no ``map_location`` can move an RNG state off the CPU
+# (torch.set_rng_state accepts only a CPU ByteTensor).
+
+
 def _rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    generator_name, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": random.getstate(),  # (version, tuple of ints, float or None): already plain
+        "numpy": [str(generator_name), keys.tolist(), int(position), int(has_gauss), float(cached_gaussian)],
+        "torch": torch.get_rng_state().tolist(),
+    }
     if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+        state["cuda"] = [device_state.tolist() for device_state in torch.cuda.get_rng_state_all()]
     return state
 
 
+def _cpu_byte_tensor(values: list[int]) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.uint8, device="cpu")
+
+
 def _set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
+    version, internal_state, gauss_next = state["python"]
+    random.setstate((version, tuple(internal_state), gauss_next))
+    generator_name, keys, position, has_gauss, cached_gaussian = state["numpy"]
+    np.random.set_state((generator_name, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached_gaussian))
+    torch.set_rng_state(_cpu_byte_tensor(state["torch"]))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        # A run resumed on a machine with fewer GPUs restores the devices it has.
+        for index, device_state in enumerate(state["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(_cpu_byte_tensor(device_state), index)
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -103,8 +113,19 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
-def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    return torch.load(path, map_location=device, weights_only=False)
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint with every tensor on the CPU; the caller moves weights to its device.
+
+    ``weights_only=True``: a checkpoint holds only tensors and plain Python values, so reading one
+    cannot run code stored in the file.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise RuntimeError(
+            f"checkpoint {path} holds more than tensors and plain values (written by an older version "
+            f"of this code?); delete it to train from the start"
+        ) from error
 
 
 def train_model(
@@ -140,9 +161,9 @@ def train_model(
     checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
 
     if checkpoint_path is not None and resume and checkpoint_path.exists():
-        state = load_checkpoint(checkpoint_path, device)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
+        state = load_checkpoint(checkpoint_path)
+        model.load_state_dict(state["model"])  # copies the CPU tensors into the parameters on `device`
+        optimiser.load_state_dict(state["optimiser"])  # moves Adam's moments to each parameter's device
         stopper = EarlyStopping(**state["early_stopping"])
         history, best_state, start_epoch = state["history"], state["best_model"], state["epochs_completed"]
         _set_rng_state(state["rng"])
