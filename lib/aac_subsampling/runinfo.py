@@ -73,14 +73,14 @@ def cpu_model() -> str:
 
 
 def _resolved_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; anything else as given."""
-    if device != "auto":
-        return device
+    """``auto`` -> ``cuda`` when available, else ``cpu`` (:func:`aac_subsampling.devices.resolve_device`);
+    a device that cannot be resolved is recorded as given: bookkeeping must not stop a run."""
     try:
-        import torch
-    except ImportError:
-        return "cpu"
-    return "cuda" if torch.cuda.is_available() else "cpu"
+        from aac_subsampling.devices import resolve_device
+
+        return str(resolve_device(device))
+    except (ImportError, RuntimeError, ValueError, TypeError):
+        return device
 
 
 def device_name(device: str) -> str:
@@ -88,14 +88,11 @@ def device_name(device: str) -> str:
     resolved = _resolved_device(device)
     if resolved.startswith("cuda"):
         try:
-            import torch
+            from aac_subsampling.devices import describe
 
-            if torch.cuda.is_available():
-                index = torch.device(resolved).index
-                return torch.cuda.get_device_name(0 if index is None else index)
+            return describe(resolved)
         except Exception:  # a broken CUDA setup must not stop the bookkeeping
-            pass
-        return "CUDA device (unavailable)"
+            return "CUDA device (unavailable)"
     return cpu_model()
 
 
