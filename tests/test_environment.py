@@ -56,20 +56,27 @@ def requirements_pins() -> dict[str, str]:
     return _pins((ROOT / "requirements.txt").read_text().splitlines(), "requirements.txt")
 
 
-def environment_yml() -> dict:
-    return yaml.safe_load((ROOT / "environment.yml").read_text())
+def environment_yml(name: str = "environment.yml") -> dict:
+    return yaml.safe_load((ROOT / name).read_text())
 
 
-def environment_pins() -> dict[str, str]:
-    pip_sections = [d["pip"] for d in environment_yml()["dependencies"] if isinstance(d, dict) and "pip" in d]
-    assert len(pip_sections) == 1, "environment.yml needs exactly one pip section"
-    return _pins([str(item) for item in pip_sections[0]], "environment.yml")
+def environment_pins(name: str = "environment.yml") -> dict[str, str]:
+    pip_sections = [d["pip"] for d in environment_yml(name)["dependencies"] if isinstance(d, dict) and "pip" in d]
+    assert len(pip_sections) == 1, f"{name} needs exactly one pip section"
+    return _pins([str(item) for item in pip_sections[0]], name)
 
 
 def test_requirements_pin_every_direct_dependency_exactly():
     pins = requirements_pins()
     missing = {canonicalize_name(n) for n in DIRECT} - set(pins)
     assert not missing, f"requirements.txt lacks pins for {sorted(missing)}"
+
+
+def test_gpu_environment_has_the_same_pins_without_the_cpu_build():
+    assert environment_pins("environment-gpu.yml") == environment_pins()
+    text = (ROOT / "environment-gpu.yml").read_text()
+    assert "whl/cpu" not in "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert "whl/cpu" in (ROOT / "environment.yml").read_text()
 
 
 def test_requirements_and_environment_yml_pins_agree():
