@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from aac_subsampling.batching import CaptionDataset, end_pad_targets, front_pad_features
+from aac_subsampling.batching import (
+    CaptionDataset,
+    end_pad_targets,
+    front_pad_features,
+    front_pad_with_lengths,
+    pad_value_for,
+    silence_frame,
+)
+from aac_subsampling.config import FeatureConfig, ModelConfig, TrainConfig
 
 
 def test_front_pad_puts_zeros_before_shorter_clips():
@@ -61,3 +69,78 @@ def test_lazy_feature_source():
     data = CaptionDataset(["a", "b"], {"a": [[0]], "b": [[0]]}, load, eos_index=0)
     list(data.batches(2, "clip", 0, 0))
     assert sorted(calls) == ["a", "b"]
+
+
+# ----------------------------------------------------- frame counts, pad value, drop_last (issue 12)
+
+
+def test_batches_carry_each_clips_frame_count():
+    batch = next(_dataset().batches(batch_size=3, mode="clip", seed=0, epoch=0, shuffle=False))
+    assert batch.lengths.dtype == torch.long and batch.lengths.tolist() == [3, 4, 5]
+    assert batch.to("cpu").lengths.tolist() == [3, 4, 5]
+    caption_batch = next(_dataset().batches(batch_size=4, mode="caption", seed=0, epoch=0, shuffle=False))
+    assert caption_batch.lengths.tolist() == [3, 3, 3, 4]
+    features, lengths = front_pad_with_lengths([np.ones((2, 3), np.float32), np.ones((4, 3), np.float32)])
+    assert lengths.tolist() == [2, 4] and torch.equal(features, front_pad_features(
+        [np.ones((2, 3), np.float32), np.ones((4, 3), np.float32)]))
+
+
+def test_default_padding_stays_zeros():
+    assert ModelConfig().padding == "zeros"
+    assert pad_value_for("zeros", FeatureConfig()) == 0.0
+    batch = next(_dataset().batches(batch_size=5, mode="clip", seed=0, epoch=0, shuffle=False))
+    assert batch.features[0, :4].abs().sum() == 0  # clip0 has 3 of the 7 frames
+
+
+def test_silence_padding_is_the_log_mel_of_digital_silence():
+    from aac_subsampling.features import BandStatistics, log_mel_energies
+
+    config = FeatureConfig()
+    frame = silence_frame(config)
+    silent = log_mel_energies(np.zeros(44100, np.float32), config)
+    assert frame.shape == (64,) and np.array_equal(silent, np.broadcast_to(frame, silent.shape))
+    assert np.allclose(frame, np.log(np.finfo(np.float64).eps))
+    assert np.array_equal(silence_frame(FeatureConfig.authors_code()), frame)  # 0 / peak is still 0
+    statistics = BandStatistics(np.full(64, -5.0), np.full(64, 2.0))
+    standardised = pad_value_for("silence", FeatureConfig(standardise=True), statistics)
+    assert np.allclose(standardised, (frame + 5.0) / 2.0)
+    assert np.array_equal(pad_value_for("silence", config, statistics), frame)  # not standardised: ignored
+    with pytest.raises(ValueError, match="needs the band statistics"):
+        pad_value_for("silence", FeatureConfig(standardise=True))
+    with pytest.raises(ValueError, match="padding must be 'zeros' or 'silence'"):
+        pad_value_for("noise", config)
+
+
+def test_pad_value_is_applied_before_shorter_clips():
+    features = {"a": np.ones((2, 3), np.float32), "b": np.ones((4, 3), np.float32)}
+    per_band = np.array([-1.0, -2.0, -3.0], np.float32)
+    data = CaptionDataset(["a", "b"], {"a": [[0]], "b": [[0]]}, features, eos_index=0, pad_value=per_band)
+    batch = next(data.batches(2, "clip", 0, 0, shuffle=False))
+    assert batch.features[0, :2].tolist() == [[-1.0, -2.0, -3.0]] * 2
+    assert (batch.features[0, 2:] == 1).all() and (batch.features[1] == 1).all()
+    assert front_pad_features(list(features.values()), -36.0)[0, :2].eq(-36.0).all()
+    with pytest.raises(ValueError, match="pad_value must be a number or one value per band"):
+        front_pad_features(list(features.values()), np.zeros(4))
+
+
+def _many_clips(n_clips):
+    ids = [f"c{i:04d}" for i in range(n_clips)]
+    return CaptionDataset(ids, {c: [[1, 0]] for c in ids}, lambda clip: np.zeros((2, 2), np.float32), eos_index=0)
+
+
+def test_drop_last_gives_the_authors_180_batches_of_16():
+    assert TrainConfig().drop_last is False
+    data = _many_clips(2893)
+    assert data.n_batches(16, "clip") == 181
+    assert data.n_batches(16, "clip", drop_last=True) == 180
+
+
+def test_drop_last_leaves_out_only_the_last_partial_batch():
+    data = _many_clips(10)
+    full = [b.clip_ids for b in data.batches(4, "clip", seed=1, epoch=2)]
+    dropped = [b.clip_ids for b in data.batches(4, "clip", seed=1, epoch=2, drop_last=True)]
+    assert [len(b) for b in full] == [4, 4, 2] and dropped == full[:2]
+    exact = _many_clips(8)
+    assert len(list(exact.batches(4, "clip", 0, 0, drop_last=True))) == exact.n_batches(4, "clip", True) == 2
+    with pytest.raises(ValueError, match="drop_last=True with 3 item"):
+        _many_clips(3).n_batches(4, "clip", drop_last=True)

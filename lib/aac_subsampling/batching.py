@@ -9,18 +9,32 @@ Two batch modes (``TrainConfig.batch_mode``):
 
 Epoch order is a permutation drawn from ``numpy.random.default_rng([seed, epoch])``, so an epoch's
 batches depend only on the seed and the epoch number: a resumed run sees exactly the same batches.
+``drop_last`` leaves out the last, partial batch of an epoch (what the authors' code did).
+
+Every batch also carries its clips' real frame counts (``Batch.lengths``), which the packed encoder
+needs to process each clip at its own length. The value in front of shorter clips is zero (paper) or,
+with ``ModelConfig.padding = "silence"``, the log-mel frame of digital silence (:func:`pad_value_for`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from aac_subsampling.config import BatchMode
+from aac_subsampling.config import BatchMode, FeatureConfig, Padding
+
+PadValue = float | np.ndarray  # one value for every band, or one per band (shape (F,))
+
+
+class Standardiser(Protocol):
+    """What :func:`silence_frame` needs of the band statistics (``features.BandStatistics``)."""
+
+    def apply(self, features: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass
@@ -30,6 +44,9 @@ class Batch:
     target_lengths: Tensor  # (captions,) tokens of each caption including its own <eos>
     caption_to_clip: Tensor  # (captions,) index into ``features`` of each caption's clip
     clip_ids: list[str]
+    # (clips,) real frames of each clip: they are the last ``lengths[i]`` frames of row i. None only
+    # for batches built by hand without them.
+    lengths: Tensor | None = None
 
     def to(self, device: torch.device | str) -> "Batch":
         return Batch(
@@ -38,18 +55,56 @@ class Batch:
             self.target_lengths.to(device),
             self.caption_to_clip.to(device),
             self.clip_ids,
+            None if self.lengths is None else self.lengths.to(device),
         )
 
 
-def front_pad_features(features: Sequence[np.ndarray]) -> Tensor:
-    """Stack (T_i, F) arrays into (B, T_max, F), zeros *before* the shorter ones (as the paper does),
-    so that the last time step z sits at the end of every clip."""
+def silence_frame(config: FeatureConfig, statistics: Standardiser | None = None) -> np.ndarray:
+    """The (F,) log-mel frame of digital silence: log(0 + eps) in every band, as features.py computes it.
+
+    With per-band standardisation (``statistics``, applied when features are read) the frame is
+    standardised the same way, so padding still reads as silence to the encoder. Peak normalisation
+    does not change it (0 / peak = 0).
+    """
+    frame = np.full((1, config.n_mels), np.log(np.float64(0.0) + config.log_eps), dtype=np.float64)
+    frame = frame.astype(np.float32)
+    if statistics is not None:
+        frame = np.asarray(statistics.apply(frame), dtype=np.float32)
+    return frame[0]
+
+
+def pad_value_for(padding: Padding, config: FeatureConfig, statistics: Standardiser | None = None) -> PadValue:
+    """What fills the frames in front of shorter clips: 0.0 for "zeros" (paper), the silence frame for
+    "silence". ``statistics``: the band statistics when ``config.standardise`` is on, else None."""
+    if padding == "zeros":
+        return 0.0
+    if padding == "silence":
+        if config.standardise and statistics is None:
+            raise ValueError("padding='silence' with standardise=True needs the band statistics")
+        return silence_frame(config, statistics if config.standardise else None)
+    raise ValueError(f"padding must be 'zeros' or 'silence', got {padding!r}")
+
+
+def front_pad_with_lengths(features: Sequence[np.ndarray], pad_value: PadValue = 0.0) -> tuple[Tensor, Tensor]:
+    """Stack (T_i, F) arrays into (B, T_max, F), ``pad_value`` frames *before* the shorter ones (as the
+    paper does, with zeros), so that the last time step z sits at the end of every clip; also return
+    the real frame counts T_i as a LongTensor."""
     longest = max(f.shape[0] for f in features)
     n_features = features[0].shape[1]
-    batch = np.zeros((len(features), longest, n_features), dtype=np.float32)
+    pad = np.asarray(pad_value, dtype=np.float32)
+    if pad.ndim > 1 or (pad.ndim == 1 and pad.shape[0] != n_features):
+        raise ValueError(f"pad_value must be a number or one value per band ({n_features}), got shape {pad.shape}")
+    batch = np.empty((len(features), longest, n_features), dtype=np.float32)
+    batch[...] = pad
     for row, clip in enumerate(features):
         batch[row, longest - clip.shape[0] :] = clip
-    return torch.from_numpy(batch)
+    lengths = torch.as_tensor([f.shape[0] for f in features], dtype=torch.long)
+    return torch.from_numpy(batch), lengths
+
+
+def front_pad_features(features: Sequence[np.ndarray], pad_value: PadValue = 0.0) -> Tensor:
+    """:func:`front_pad_with_lengths` without the lengths (zeros before shorter clips by default)."""
+    return front_pad_with_lengths(features, pad_value)[0]
 
 
 def end_pad_targets(captions: Sequence[Sequence[int]], eos_index: int) -> tuple[Tensor, Tensor]:
@@ -74,6 +129,7 @@ class CaptionDataset:
     """Clips, their encoded captions and a way to get each clip's features.
 
     ``features`` maps a clip id to a (T, F) array; it may load lazily (e.g. a feature cache).
+    ``pad_value`` fills the frames in front of shorter clips (see :func:`pad_value_for`).
     """
 
     def __init__(
@@ -82,6 +138,7 @@ class CaptionDataset:
         captions: Mapping[str, Sequence[Sequence[int]]],
         features: FeatureSource,
         eos_index: int,
+        pad_value: PadValue = 0.0,
     ):
         missing = [c for c in clip_ids if c not in captions or not captions[c]]
         if missing:
@@ -90,6 +147,7 @@ class CaptionDataset:
         self.captions = captions
         self.features_of = feature_getter(features)
         self.eos_index = eos_index
+        self.pad_value = pad_value
 
     def __len__(self) -> int:
         return len(self.clip_ids)
@@ -113,18 +171,31 @@ class CaptionDataset:
             captions.extend(chosen)
             caption_to_clip.extend([len(clip_ids)] * len(chosen))
             clip_ids.append(clip)
-        features = front_pad_features([self.features_of(c) for c in clip_ids])
+        features, frame_counts = front_pad_with_lengths([self.features_of(c) for c in clip_ids], self.pad_value)
         targets, lengths = end_pad_targets(captions, self.eos_index)
-        return Batch(features, targets, lengths, torch.as_tensor(caption_to_clip), clip_ids)
+        return Batch(features, targets, lengths, torch.as_tensor(caption_to_clip), clip_ids, frame_counts)
 
     def batches(
-        self, batch_size: int, mode: BatchMode, seed: int, epoch: int, shuffle: bool = True
+        self, batch_size: int, mode: BatchMode, seed: int, epoch: int, shuffle: bool = True, drop_last: bool = False
     ) -> Iterator[Batch]:
-        """The batches of one epoch, in an order fixed by (seed, epoch)."""
+        """The batches of one epoch, in an order fixed by (seed, epoch); ``drop_last``: without the last
+        partial one (the order, hence every full batch, is the same either way)."""
         items = self.items(mode)
+        count = self.n_batches(batch_size, mode, drop_last)
         order = np.random.default_rng([seed, epoch]).permutation(len(items)) if shuffle else np.arange(len(items))
-        for start in range(0, len(items), batch_size):
+        for start in range(0, count * batch_size, batch_size):
             yield self.make_batch([items[i] for i in order[start : start + batch_size]])
 
-    def n_batches(self, batch_size: int, mode: BatchMode) -> int:
-        return -(-len(self.items(mode)) // batch_size)
+    def n_batches(self, batch_size: int, mode: BatchMode, drop_last: bool = False) -> int:
+        """Batches per epoch: ceil(items / batch_size), or floor with ``drop_last`` (which must leave one)."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        n_items = len(self.items(mode))
+        if not drop_last:
+            return -(-n_items // batch_size)
+        if n_items < batch_size:
+            raise ValueError(
+                f"drop_last=True with {n_items} item(s) and batch_size {batch_size} leaves no batch; "
+                f"lower batch_size or turn drop_last off"
+            )
+        return n_items // batch_size

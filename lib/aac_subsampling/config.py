@@ -19,6 +19,9 @@ SubsamplingMode = Literal["floor", "ceil"]
 ResidualMode = Literal["paper", "code"]
 DropoutPlacement = Literal["paper", "code"]
 BatchMode = Literal["clip", "caption"]
+SequenceMode = Literal["padded", "packed"]
+Padding = Literal["zeros", "silence"]
+DecoderKind = Literal["paper", "attention"]
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,25 @@ class ModelConfig:
     # "paper": Eq. (5) residual on every layer l >= 2; "code": on layer 2 only (paper-era code).
     residual_mode: ResidualMode = "paper"
     dropout: float = 0.25
-    # "paper": dropout between encoder layers only; "code": also after the last encoder layer
-    # and on the decoder input.
+    # "paper": dropout on the input of every encoder layer l >= 2 (between layers), nothing else.
+    # "code": what the authors' code did: dropout on every encoder GRU's output *before* the residual
+    # adds the layer's input (H_l = H''_{l-1} + dropout(GRU_l(H''_{l-1}))), so also after the last
+    # layer, and on the decoder input with a new mask at every decoder step.
     dropout_placement: DropoutPlacement = "paper"
+    # "padded" (paper): clips are front-padded to the batch's longest and the encoder runs over the
+    # padding, so Eq. 4 keeps steps 0, M, 2M, ... of the *padded* row and z depends on the batch.
+    # "packed": every encoder layer runs on each clip's own frames (packed sequences); Eq. 4 keeps
+    # frames 0, M, 2M, ... of each clip and z is read at each clip's last real step, so a clip's
+    # caption does not depend on the other clips of its batch. Needs the clips' frame counts.
+    sequence_mode: SequenceMode = "padded"
+    # What fills the frames in front of shorter clips: "zeros" (paper) or "silence" (the log-mel value
+    # of digital silence, log(eps), standardised like the features when standardisation is on). The
+    # value itself is computed by aac_subsampling.batching.pad_value_for; packed mode never reads it.
+    padding: Padding = "zeros"
+    # "paper": a GRU fed z at every step, then 256 -> D. "attention": the same GRU, then attention
+    # over H_L (the last encoder layer's T_L steps) whose context is combined with the GRU output
+    # before the classifier (see aac_subsampling.model.AttentionDecoder).
+    decoder: DecoderKind = "paper"
 
 
 @dataclass(frozen=True)
@@ -94,12 +113,30 @@ class TrainConfig:
     grad_clip_norm: float | None = None  # applied after backward(); off, as in what actually ran
     seed: int = 0
     shuffle: bool = True
+    # Leave out the last, partial batch of every epoch, as the authors' code did (2893 clips in
+    # batches of 16: 180 batches instead of 181).
+    drop_last: bool = False
     log_every: int = 1  # epochs between log lines
 
 
 @dataclass(frozen=True)
 class DecodeConfig:
     max_steps: int = 22  # the longest caption the decoder may emit
+
+
+def authors_code_overrides() -> dict[str, dict[str, Any]]:
+    """Everything the authors' code did differently from the paper, as ``Config.with_overrides`` input.
+
+    Hann window and per-clip peak normalisation, ``x[:, ::M]`` sub-sampling (ceil), the residual around
+    layer 2 only, the code's dropout placement (every GRU output, decoder input per step), and the last
+    partial batch of an epoch dropped. Profiles use this dict so the variant is defined once.
+    """
+    features = FeatureConfig.authors_code()
+    return {
+        "features": {"window": features.window, "peak_normalise": features.peak_normalise},
+        "model": {"subsampling_mode": "ceil", "residual_mode": "code", "dropout_placement": "code"},
+        "train": {"drop_last": True},
+    }
 
 
 @dataclass(frozen=True)
@@ -135,6 +172,11 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def authors_code(cls) -> "Config":
+        """The variant the authors' code ran (see :func:`authors_code_overrides`)."""
+        return cls().with_overrides(authors_code_overrides())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Config":

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from aac_subsampling import layout, runkey
-from aac_subsampling.batching import CaptionDataset
+from aac_subsampling.batching import CaptionDataset, pad_value_for
 from aac_subsampling.config import Config, FeatureConfig
 from aac_subsampling.data.feature_cache import cache_features
 from aac_subsampling.data.reader import Clip, read_split
@@ -107,6 +107,11 @@ class PreparedData:
         statistics = BandStatistics.from_dict(self.record["band_statistics"])
         return lambda clip: statistics.apply(load(clip))
 
+    def pad_value(self, config: Config) -> float | np.ndarray:
+        """What padded frames hold (``ModelConfig.padding``), in the encoder's input representation."""
+        statistics = BandStatistics.from_dict(self.record["band_statistics"]) if config.features.standardise else None
+        return pad_value_for(config.model.padding, config.features, statistics)
+
 
 def prepare_data(
     profile_name: str, data_dir: Path, results_dir: Path, seed: int = 0, device: str = "auto",
@@ -167,11 +172,12 @@ def run_config(profile_name: str, factor: int, seed: int, device: str, max_epoch
     return runkey.training_config(profile_name, factor, seed, max_epochs).with_overrides({"device": device})
 
 
-def training_dataset(prepared: PreparedData, config: FeatureConfig) -> CaptionDataset:
+def training_dataset(prepared: PreparedData, config: Config) -> CaptionDataset:
     development = prepared.clips["development"]
     captions = {clip.file_name: [prepared.vocabulary.encode(c) for c in clip.captions] for clip in development}
-    features = prepared.features("development", config)
-    return CaptionDataset([c.file_name for c in development], captions, features, prepared.vocabulary.eos_index)
+    features = prepared.features("development", config.features)
+    return CaptionDataset([c.file_name for c in development], captions, features, prepared.vocabulary.eos_index,
+                          pad_value=prepared.pad_value(config))
 
 
 def checkpoint_matches(checkpoint: Path, config: Config) -> bool:
@@ -220,7 +226,7 @@ def train_subsampling_model(
         checkpoint.unlink()
     model = build_model(config, len(prepared.vocabulary))
     on_epoch_end = None if progress else epoch_logger(factor, seed, config.train.max_epochs)
-    result = train_model(model, training_dataset(prepared, config.features), prepared.vocabulary.frequencies(), config,
+    result = train_model(model, training_dataset(prepared, config), prepared.vocabulary.frequencies(), config,
                          checkpoint, resume=resume, progress=progress, on_epoch_end=on_epoch_end)
     torch.save(model.state_dict(), directory / layout.MODEL_FILE)
     key = runkey.training_key(profile_name, from_project(prepared.record["data_dir"]), factor, seed, max_epochs,
@@ -244,14 +250,16 @@ def load_trained_model(results_dir: Path, seed: int, factor: int, config: Config
 
 
 def timed_decode(model, clip_ids: list[str], features: dict[str, np.ndarray], vocabulary: Vocabulary,
-                 max_steps: int, batch_size: int, progress: bool) -> tuple[dict[str, str], float]:
+                 max_steps: int, batch_size: int, progress: bool, pad_value=None) -> tuple[dict[str, str], float]:
     """Greedy captions and the wall time they took, after one untimed warm-up batch (the first batch
     pays for lazy initialisation: kernels, allocator, thread pools) and synchronised on a GPU."""
     device = next(model.parameters()).device
-    greedy_decode(model, clip_ids[:batch_size], features, vocabulary, max_steps, batch_size, progress=False)
+    greedy_decode(model, clip_ids[:batch_size], features, vocabulary, max_steps, batch_size, progress=False,
+                  pad_value=pad_value)
     synchronize(device)
     started = time.perf_counter()
-    predictions = greedy_decode(model, clip_ids, features, vocabulary, max_steps, batch_size, progress)
+    predictions = greedy_decode(model, clip_ids, features, vocabulary, max_steps, batch_size, progress,
+                                pad_value=pad_value)
     synchronize(device)
     return predictions, time.perf_counter() - started
 
@@ -275,7 +283,8 @@ def evaluate_subsampling_model(
     features = {clip: load(clip) for clip in clip_ids}  # in memory: time the model, not the disk
     target = resolve_device(config.device)
     predictions, inference_time = timed_decode(model, clip_ids, features, prepared.vocabulary,
-                                               config.decode.max_steps, config.train.batch_size, progress)
+                                               config.decode.max_steps, config.train.batch_size, progress,
+                                               pad_value=prepared.pad_value(config))
 
     references = prepared.references("evaluation")
     evaluation = evaluate_captions(predictions, references, work_dir=directory)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from aac_subsampling.config import Config
+from aac_subsampling.config import Config, authors_code_overrides
 
 SUBSAMPLING_FACTORS: tuple[int, ...] = (1, 2, 4, 8, 16)  # the paper's M values
 
@@ -99,6 +99,16 @@ PROFILES: dict[str, Profile] = {
         needs_gpu=True,
         overrides={},
         description="Clotho v1 with the paper's settings (lr 1e-4, patience 100, up to 1000 epochs); needs a GPU.",
+    ),
+    "authors_code": Profile(
+        name="authors_code",
+        corpus="clotho_v1",
+        synthetic_preset=None,
+        default_data_dir="data/clotho_v1",
+        needs_gpu=True,
+        overrides=authors_code_overrides(),
+        description="Clotho v1 as the authors' code ran it (Hann window + peak normalisation, ceil sub-sampling, "
+                    "residual on layer 2 only, their dropout, last partial batch dropped); needs a GPU.",
     ),
 }
 

@@ -175,7 +175,7 @@ def train_model(
 
     resumed_from = start_epoch
     stop_reason = "max epochs"
-    n_batches = dataset.n_batches(train_cfg.batch_size, train_cfg.batch_mode)
+    n_batches = dataset.n_batches(train_cfg.batch_size, train_cfg.batch_mode, train_cfg.drop_last)
     epochs = tqdm(range(start_epoch, train_cfg.max_epochs), desc="epochs", disable=not progress,
                   initial=start_epoch, total=train_cfg.max_epochs)
     epoch = start_epoch - 1
@@ -183,11 +183,12 @@ def train_model(
         model.train()
         started = time.perf_counter()
         loss_sum = 0.0
-        batches = dataset.batches(train_cfg.batch_size, train_cfg.batch_mode, train_cfg.seed, epoch, train_cfg.shuffle)
+        batches = dataset.batches(train_cfg.batch_size, train_cfg.batch_mode, train_cfg.seed, epoch, train_cfg.shuffle,
+                                  train_cfg.drop_last)
         for batch_index, batch in enumerate(tqdm(batches, total=n_batches, desc=f"epoch {epoch}", leave=False,
                                                  disable=not progress)):
             batch = batch.to(device)
-            logits = model(batch.features, batch.targets.shape[1], batch.caption_to_clip)
+            logits = model(batch.features, batch.targets.shape[1], batch.caption_to_clip, batch.lengths)
             loss = weighted_cross_entropy(logits, batch.targets, weights, batch.target_lengths,
                                           config.loss.ignore_padding)
             if not torch.isfinite(loss):
