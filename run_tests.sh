@@ -29,13 +29,13 @@ run_part() {
 }
 
 run_part "unit tests" python -m pytest tests -q
-# The notebooks read AAC_PROFILE in their parameters cell; nbval runs them in filename order
+# The notebooks take AAC_PROFILE when their profile parameter is None (aac_subsampling.notebook); nbval runs them in filename order
 # (01 -> 04) in one kernel per notebook, from this environment (--nbval-current-env).
-# Results and figures go to a fresh temporary folder, so no earlier run's records are reused.
+# Results (and their figures) go to a fresh temporary folder, so no earlier run's records are reused.
 NB_OUT="$(mktemp -d "${TMPDIR:-/tmp}/aac_nbval.XXXXXX")"
 trap 'rm -rf "$NB_OUT"' EXIT
 run_part "notebooks (nbval, smoke profile)" \
-    env AAC_PROFILE=smoke AAC_RESULTS_DIR="$NB_OUT/results" AAC_FIGURES_DIR="$NB_OUT/figures" \
+    env AAC_PROFILE=smoke AAC_RESULTS_DIR="$NB_OUT/results" \
     python -m pytest --nbval-lax --nbval-current-env notebooks/ -q -p no:cacheprovider
 
 echo "run_tests: total time $((SECONDS - START)) s"
