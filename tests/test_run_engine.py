@@ -64,7 +64,8 @@ def corpus(tmp_path):
 
 
 def engine_for(tmp_path, corpus, notebooks, **options) -> Engine:
-    settings = {"profile": "smoke", "data_dir": corpus, "results_dir": tmp_path / "results", "factors": [1, 4]}
+    settings = {"profile": "smoke", "data_dir": corpus, "results_dir": tmp_path / "results", "factors": [1, 4],
+                "jobs": 1}
     return Engine(RunOptions(**{**settings, **options}), executor=notebooks)
 
 
@@ -158,6 +159,16 @@ def test_gpus_give_one_lane_per_gpu_and_job(tmp_path, corpus):
     assert options.lanes == ["cuda:0", "cuda:0", "cuda:1", "cuda:1"]
     with pytest.raises(ValueError, match="--gpus"):
         RunOptions(profile="smoke", data_dir=corpus, results_dir=tmp_path, gpus=[0], device="cpu")
+
+
+def test_default_jobs_two_on_a_multicore_cpu_one_per_gpu(monkeypatch):
+    from aac_subsampling import run
+
+    monkeypatch.setattr(run.os, "cpu_count", lambda: 2)
+    assert run.default_jobs("cpu", []) == 2
+    assert run.default_jobs("cuda", []) == 1 and run.default_jobs("cpu", [0, 1]) == 1
+    monkeypatch.setattr(run.os, "cpu_count", lambda: 1)
+    assert run.default_jobs("cpu", []) == 1
 
 
 def test_arguments(tmp_path):
