@@ -241,8 +241,7 @@ class StageFailed(RuntimeError):
 class Engine:
     options: RunOptions
     executor: Callable[[Path, Path, dict[str, Any], str], None] = execute_notebook
-    summary: list[tuple[str, str]] = field(default_factory=list)
-    ran: list[str] = field(default_factory=list)
+    summary: list[tuple[str, str]] = field(default_factory=list)  # (stage, outcome) for the closing table
 
     @property
     def notebooks_dir(self) -> Path:
@@ -284,7 +283,6 @@ class Engine:
                               + (f"; log: {log_path}" if log_path else "")) from error
         took = format_duration(time.perf_counter() - started)
         self.summary.append((stage.name, took))
-        self.ran.append(stage.name)
         print(f"run: <== {stage.name} done in {took}", flush=True)
         return True
 

@@ -42,7 +42,7 @@ import soundfile as sf
 
 from aac_subsampling.data.reader import CSV_HEADER
 from aac_subsampling.data.synth_events import IMPULSIVE, band_noise, render_event, smooth_random
-from aac_subsampling.data.synthetic import MIN_DURATION, captions_csv_bytes, write_if_changed
+from aac_subsampling.data.synthetic import MIN_DURATION, captions_csv_bytes, refuse_foreign_wavs, write_if_changed
 
 __all__ = ["SPLITS", "SAMPLE_RATE", "MARKER", "ClothoShapedSummary", "read_caption_rows", "clip_samples",
            "expected_frames", "generate_clotho_shaped_corpus", "main"]
@@ -182,13 +182,7 @@ def _existing_settings(out_dir: Path) -> dict[str, Any] | None:
             raise ValueError(f"{marker} is not a Clotho-shaped corpus marker: {exc}") from exc
     if (out_dir / FOREIGN_MARKER).is_file():
         raise FileExistsError(f"{out_dir} holds a synthetic corpus ({FOREIGN_MARKER}); choose another folder")
-    for split in SPLITS:
-        folder = out_dir / split
-        if folder.is_dir() and any(e.name.lower().endswith(".wav") for e in os.scandir(folder)):
-            raise FileExistsError(
-                f"{folder} holds .wav files but {out_dir} has no {MARKER}: refusing to overwrite what may be the "
-                "real Clotho audio; choose an empty folder"
-            )
+    refuse_foreign_wavs(out_dir, MARKER, "a Clotho-shaped corpus")
     return None
 
 

@@ -390,17 +390,21 @@ def captions_csv_bytes(rows: Sequence[tuple[str, Sequence[str]]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _check_root(root: Path) -> None:
-    """Refuse to write into (and prune) folders that hold wavs but are not a synthetic corpus."""
-    if (root / MARKER).is_file():
-        return
+def refuse_foreign_wavs(root: Path, marker: str, what: str) -> None:
+    """Refuse to write into (and prune) a folder whose splits hold wavs but which lacks ``marker``: it may be
+    another data set (the real Clotho audio, say)."""
     for split in SPLITS:
         folder = root / split
         if folder.is_dir() and any(e.name.lower().endswith(".wav") for e in os.scandir(folder)):
             raise FileExistsError(
-                f"{folder} holds .wav files but {root} has no {MARKER}: refusing to mix a synthetic corpus "
-                "into another data set; choose an empty folder"
+                f"{folder} holds .wav files but {root} has no {marker}: refusing to write {what} over what may be "
+                "another data set (the real Clotho audio?); choose an empty folder"
             )
+
+
+def _check_root(root: Path) -> None:
+    if not (root / MARKER).is_file():
+        refuse_foreign_wavs(root, MARKER, "a synthetic corpus")
 
 
 def generate_corpus(
