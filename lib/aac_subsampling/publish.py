@@ -53,7 +53,8 @@ def scrub(text: str, results_dir: Path) -> str:
                     str(root): ".", str(Path.home()) + "/": "~/"}
     for old in sorted(replacements, key=len, reverse=True):
         text = text.replace(old, replacements[old])
-    return text
+    # an installed package's folder (messages of SPICE, warnings) says where any environment keeps it
+    return re.sub(r"(?<![\w.~])/[^\s\"',;]*/site-packages/", "site-packages/", text)
 
 
 def problems_in(text: str) -> list[str]:
