@@ -1,0 +1,144 @@
+"""Regenerate the README's result tables from the published results: ``python scripts/update_readme.py``.
+
+The README never holds a typed number of ours: each results table sits between
+``<!-- BEGIN generated:NAME -->`` and ``<!-- END generated:NAME -->`` and is rendered here from the CSV
+and JSON files under ``results/published/<profile>/``; ``tests/test_readme.py`` fails when the README and
+the published files disagree. ``--check`` only reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from aac_subsampling import layout, tables
+from aac_subsampling.publish import published_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+BLOCK = re.compile(r"(<!-- BEGIN generated:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END generated:(?P=name) -->)",
+                   re.DOTALL)
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    """A plain GitHub table (no extra dependency)."""
+    columns = [str(column) for column in frame.columns]
+    lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join("" if pd.isna(value) else str(value) for value in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _number(value: float, digits: int = 3) -> str:
+    return "" if pd.isna(value) else f"{value:.{digits}f}"
+
+
+def table1_block(profile: str) -> str:
+    folder = published_dir(profile)
+    summary = pd.read_csv(layout.table_file(folder, layout.TABLE1_SEEDS_FILE))
+    shown = tables.display_table1(summary).reset_index()
+    baseline = json.loads((folder / "baseline.json").read_text())
+    paper = tables.paper_table1()
+    shown["constant caption"] = [_number(baseline["metrics"].get(metric) or float("nan")) for metric in shown["metric"]]
+    shown["paper M=1"] = [_number(paper.loc[metric, "M=1"]) for metric in shown["metric"]]
+    shown["paper M=16"] = [_number(paper.loc[metric, "M=16"]) for metric in shown["metric"]]
+    return markdown(shown)
+
+
+def comparisons_block(profile: str) -> str:
+    frame = pd.read_csv(layout.table_file(published_dir(profile), layout.COMPARISONS_FILE))
+    frame = frame[frame["M"] == frame["M"].max()]
+    rows = pd.DataFrame({
+        "metric": frame["metric"],
+        f"M={int(frame['M'].max())} - M=1": [_number(v) for v in frame["difference"]],
+        "95 % interval": [f"[{_number(lo)}, {_number(hi)}]" for lo, hi in zip(frame["ci_low"], frame["ci_high"])],
+        "share of resamples better": [_number(v, 2) for v in frame["share_better"]],
+    })
+    return markdown(rows)
+
+
+def table2_block(profile: str) -> str:
+    frame = pd.read_csv(layout.table_file(published_dir(profile), layout.TABLE2_FILE))
+    paper = tables.paper_table2().set_index("M")
+    rows = pd.DataFrame({
+        "M": frame["M"],
+        "T_L (1292 / 2584 frames)": [f"{a} / {b}" for a, b in zip(frame["T_L_min"], frame["T_L_max"])],
+        "paper": [f"{paper.loc[m, 'T_L_min']} / {paper.loc[m, 'T_L_max']}" for m in frame["M"]],
+        "reduction %": [f"{v:.2f}" for v in frame["reduction_percent"]],
+        f"inference s ({int(frame['eval_clips'].iloc[0])} clips, {frame['device'].iloc[0]})":
+            [_number(v) for v in frame["inference_time_s"]],
+        "paper s (1045 clips, GPU)": [f"{paper.loc[m, 'inference_time_s']:.2f}" for m in frame["M"]],
+        "parameters at D = 4367": [f"{int(v):,}" for v in frame["parameters_D4367"]],
+        "T_L on this corpus": [f"{a}-{b}" for a, b in zip(frame["corpus_T_L_min"], frame["corpus_T_L_max"])],
+    })
+    return markdown(rows)
+
+
+def context_block(profile: str) -> str:
+    folder = published_dir(profile)
+    frame = pd.read_csv(layout.table_file(folder, layout.CLOTHO_CONTEXT_FILE), index_col="metric")
+    record = json.loads(layout.table_file(folder, layout.CLOTHO_CONTEXT_FILE).with_suffix(".json").read_text())
+    rows = pd.DataFrame({
+        "metric": frame.index,
+        "paper M=1": [_number(v) for v in frame["paper_M1"]],
+        "paper M=16": [_number(v) for v in frame["paper_M16"]],
+        "audio-blind constant caption": [_number(v) for v in frame["constant_caption"]],
+        "human ceiling (each reference vs the other four)": [_number(v) for v in frame["human_ceiling"]],
+    })
+    caption = record.get("constant_caption")
+    return markdown(rows) + (f"\nConstant caption: \"{caption}\"\n" if caption else "")
+
+
+def claims_block(profile: str) -> str:
+    frame = pd.read_csv(layout.table_file(published_dir(profile), layout.CLAIMS_FILE))
+    return markdown(frame[["claim", "verdict", "evidence"]])
+
+
+RENDERERS: dict[str, Callable[[str], str]] = {
+    "table1": table1_block, "comparisons": comparisons_block, "table2": table2_block, "context": context_block,
+    "claims": claims_block,
+}
+
+
+def render(name: str) -> str | None:
+    """``<profile>-<kind>``, e.g. ``quick-table1``; None when that profile has nothing published."""
+    profile, kind = name.split("-", 1)
+    if not layout.completed_runs(published_dir(profile)):
+        return None
+    return RENDERERS[kind](profile)
+
+
+def updated(text: str) -> tuple[str, list[str]]:
+    changed = []
+
+    def replace(match: re.Match) -> str:
+        body = render(match.group("name"))
+        if body is None or body == match.group("body"):
+            return match.group(0)
+        changed.append(match.group("name"))
+        return match.group(1) + body + match.group(4)
+
+    return BLOCK.sub(replace, text), changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only say which blocks are out of date")
+    args = parser.parse_args(argv)
+    text, changed = updated(README.read_text())
+    if args.check:
+        print("out of date: " + ", ".join(changed) if changed else "README tables match the published results")
+        return 1 if changed else 0
+    README.write_text(text)
+    print("updated: " + ", ".join(changed) if changed else "nothing to update")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
