@@ -25,3 +25,9 @@ def clotho_captions_dir() -> Path:
         source = "AAC_CLOTHO_CAPTIONS_DIR" if configured else "the default location"
         pytest.skip(f"real Clotho v1 captions not available: {', '.join(missing)} missing in {folder} ({source})")
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _private_machine_cache(tmp_path_factory, monkeypatch):
+    """Each test sees an empty per-machine cache (the Clotho context is cached there across results folders)."""
+    monkeypatch.setenv("AAC_CACHE_DIR", str(tmp_path_factory.mktemp("machine_cache")))
