@@ -32,8 +32,10 @@ from aac_subsampling.evaluation import (
     ptb_tokenize,
     spice_status,
 )
-from aac_subsampling.evaluation.metrics import bleu_scores, cider_scores, rouge_scores
+from aac_subsampling.evaluation.bleu import bleu_scores
+from aac_subsampling.evaluation.cider import cider_scores
 from aac_subsampling.evaluation.meteor import close_coco_meteor
+from aac_subsampling.evaluation.rouge import rouge_scores
 
 WORDS = (
     "a an the dog cat bird birds car cars truck rain wind water man woman people child children "

@@ -21,13 +21,13 @@ import torch
 
 from aac_subsampling.batching import CaptionDataset
 from aac_subsampling.config import Config
+from aac_subsampling.data.clotho_card import CAPTIONS_PER_CLIP
 from aac_subsampling.loss import token_weights, weighted_cross_entropy
+from aac_subsampling.paper import PAPER_VOCABULARY_SIZE, SHORTEST_CLIP_FRAMES
 from aac_subsampling.training import build_model, resolve_device
 
-PAPER_VOCABULARY_SIZE = 4367
 
-
-def synthetic_dataset(n_clips: int, frames: int, captions_per_clip: int = 5, caption_length: int = 15):
+def synthetic_dataset(n_clips: int, frames: int, captions_per_clip: int = CAPTIONS_PER_CLIP, caption_length: int = 15):
     generator = torch.Generator().manual_seed(0)
     features = {f"clip{i:04d}": torch.randn(frames, 64, generator=generator).numpy() for i in range(n_clips)}
     captions = {
@@ -77,7 +77,7 @@ def run_isolated(args: list[str]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, default=1292)
+    parser.add_argument("--frames", type=int, default=SHORTEST_CLIP_FRAMES)
     parser.add_argument("--steps", type=int, default=2, help="timed steps per M (after one warm-up step)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--factors", type=int, nargs="+", default=[1, 2, 4, 8, 16])

@@ -26,11 +26,12 @@ import torch
 
 from aac_subsampling.batching import Batch, CaptionDataset
 from aac_subsampling.config import ModelConfig
+from aac_subsampling.data.clotho_card import CAPTIONS_PER_CLIP
+from aac_subsampling.devices import resolve_device, synchronize
 from aac_subsampling.loss import token_weights, weighted_cross_entropy
 from aac_subsampling.model import CaptioningModel
+from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
 
-PAPER_VOCABULARY_SIZE = 4367
-CAPTIONS_PER_CLIP = 5
 CAPTION_LENGTH = 15
 DECODE_STEPS = 22
 VARIANTS = ("padded", "pack", "split")
@@ -50,17 +51,12 @@ def clotho_like_batch(batch_size: int, shortest: int, longest: int, seed: int = 
     return next(dataset.batches(batch_size, "clip", seed=0, epoch=0, shuffle=False))
 
 
-def synchronise(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def seconds(action: Callable[[], None], device: torch.device) -> float:
     """Wall time of one call, synchronised on a GPU."""
-    synchronise(device)
+    synchronize(device)
     started = time.perf_counter()
     action()
-    synchronise(device)
+    synchronize(device)
     return time.perf_counter() - started
 
 
@@ -118,9 +114,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=None, help="timed calls per variant (default 3, quick 2)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    shortest, longest = (323, 646) if args.quick else (1292, 2584)
+    shortest, longest = (323, 646) if args.quick else CLOTHO_FRAME_RANGE
     repeats = args.repeats or (2 if args.quick else 3)
-    device = torch.device(args.device)
+    device = resolve_device(args.device)
     batch = clotho_like_batch(args.batch_size, shortest, longest)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     print(f"# torch {torch.__version__}, {args.device} ({name}), {torch.get_num_threads()} CPU threads")

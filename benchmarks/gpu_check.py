@@ -65,11 +65,12 @@ from aac_subsampling.devices import (  # noqa: E402
 )
 from aac_subsampling.loss import token_weights, weighted_cross_entropy  # noqa: E402
 from aac_subsampling.model import CaptioningModel  # noqa: E402
+from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE, inference_seconds  # noqa: E402
 from aac_subsampling.runinfo import git_state  # noqa: E402
 from aac_subsampling.tokens import EOS, SOS, Vocabulary  # noqa: E402
 from aac_subsampling.training import build_model, load_checkpoint, train_model  # noqa: E402
 
-VOCABULARY_SIZE = 4367  # D on Clotho v1
+VOCABULARY_SIZE = PAPER_VOCABULARY_SIZE  # D on Clotho v1
 N_MELS = 64
 CAPTION_WORDS = (8, 20)  # words per caption, before <eos>
 DECODE_STEPS = 22
@@ -77,7 +78,6 @@ PROJECT_EVAL_BATCH = 16  # what the project's evaluation uses
 SECTIONS = ("resume", "training", "inference", "concurrent")
 # Packages of the data and evaluation steps: the GPU machine's check must not need them.
 HEAVY_MODULES = ("librosa", "soundfile", "pandas", "papermill", "pycocoevalcap")
-PAPER_TABLE2 = REPOSITORY / "lib" / "aac_subsampling" / "paper_data" / "paper_table2.csv"
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class Sizes:
 
 SIZES: dict[str, Sizes] = {
     "full": Sizes(
-        "full", frames=(1292, 2584), encoder_hidden=256, decoder_hidden=256, clips_per_batch=16,
+        "full", frames=CLOTHO_FRAME_RANGE, encoder_hidden=256, decoder_hidden=256, clips_per_batch=16,
         warmup_steps=3, timed_steps=10, eval_clips=1045, sorted_eval_batch=256,
         resume_clips=8, resume_clips_per_batch=4, resume_epochs=4, concurrent_steps=20,
         min_seconds_left={"resume": 45, "training": 30, "inference": 45, "concurrent": 60},
@@ -400,9 +400,8 @@ def training_section(sizes: Sizes, factors: list[int], device: torch.device, rep
 
 
 def paper_inference_seconds() -> dict[int, float]:
-    """Table 2's inference times (the project's own copy of the paper's numbers)."""
-    with PAPER_TABLE2.open(newline="") as handle:
-        return {int(row["M"]): float(row["inference_time_s"]) for row in csv.DictReader(handle)}
+    """Table 2's inference times (:mod:`aac_subsampling.paper`)."""
+    return inference_seconds()
 
 
 def time_decoding(model: CaptioningModel, clip_ids: list[str], features: dict[str, np.ndarray],

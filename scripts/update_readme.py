@@ -18,6 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from aac_subsampling import layout, tables
+from aac_subsampling.data.clotho_card import CLOTHO_V1_COUNTS
+from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
+from aac_subsampling.open_questions.study import load_study
 from aac_subsampling.publish import published_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,15 +69,17 @@ def comparisons_block(profile: str) -> str:
 def table2_block(profile: str) -> str:
     frame = pd.read_csv(layout.table_file(published_dir(profile), layout.TABLE2_FILE))
     paper = tables.paper_table2().set_index("M")
+    shortest, longest = CLOTHO_FRAME_RANGE
     rows = pd.DataFrame({
         "M": frame["M"],
-        "T_L (1292 / 2584 frames)": [f"{a} / {b}" for a, b in zip(frame["T_L_min"], frame["T_L_max"])],
+        f"T_L ({shortest} / {longest} frames)": [f"{a} / {b}" for a, b in zip(frame["T_L_min"], frame["T_L_max"])],
         "paper": [f"{paper.loc[m, 'T_L_min']} / {paper.loc[m, 'T_L_max']}" for m in frame["M"]],
         "reduction %": [f"{v:.2f}" for v in frame["reduction_percent"]],
         f"inference s ({int(frame['eval_clips'].iloc[0])} clips, {frame['device'].iloc[0]})":
             [_number(v) for v in frame["inference_time_s"]],
-        "paper s (1045 clips, GPU)": [f"{paper.loc[m, 'inference_time_s']:.2f}" for m in frame["M"]],
-        "parameters at D = 4367": [f"{int(v):,}" for v in frame["parameters_D4367"]],
+        f"paper s ({CLOTHO_V1_COUNTS['evaluation']} clips, GPU)":
+            [f"{paper.loc[m, 'inference_time_s']:.2f}" for m in frame["M"]],
+        f"parameters at D = {PAPER_VOCABULARY_SIZE}": [f"{int(v):,}" for v in frame["parameters_D4367"]],
         "T_L on this corpus": [f"{a}-{b}" for a, b in zip(frame["corpus_T_L_min"], frame["corpus_T_L_max"])],
     })
     return markdown(rows)
@@ -100,16 +105,51 @@ def claims_block(profile: str) -> str:
     return markdown(frame[["claim", "verdict", "evidence"]])
 
 
+def _interval(row: pd.Series) -> str:
+    return "" if pd.isna(row["difference"]) else (
+        f"{row['difference']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]")
+
+
+def study_comparisons_block(profile: str, metrics: tuple[str, ...] = ("BLEU1", "ROUGE_L", "METEOR", "CIDEr")) -> str:
+    """Notebook 05's paired differences for a few metrics: one row per comparison and M."""
+    comparisons = load_study(published_dir(profile)).comparisons
+    comparisons = comparisons[comparisons["metric"].isin(metrics)]
+    rows = []
+    for (question, comparison, factor), group in comparisons.groupby(["question", "comparison", "M"], sort=False):
+        by_metric = group.set_index("metric")
+        rows.append({"question": question, "comparison": comparison, "M": factor,
+                     **{metric: _interval(by_metric.loc[metric]) for metric in metrics if metric in by_metric.index},
+                     "seeds": len(str(group["seeds"].iloc[0]).split())})
+    return markdown(pd.DataFrame(rows))
+
+
+def study_changed_block(profile: str) -> str:
+    changed = load_study(published_dir(profile)).changed
+    total = changed.groupby(["M", "decode"], sort=True)[["n_changed", "n_clips"]].sum().reset_index()
+    total["captions that differ from the clip decoded alone"] = [
+        f"{int(a)} of {int(b)} ({a / b:.0%})" for a, b in zip(total["n_changed"], total["n_clips"])]
+    return markdown(total[["M", "decode", "captions that differ from the clip decoded alone"]])
+
+
+def study_verdicts_block(profile: str) -> str:
+    verdicts = load_study(published_dir(profile)).verdicts
+    return markdown(verdicts[["question", "M", "verdict"]])
+
+
 RENDERERS: dict[str, Callable[[str], str]] = {
     "table1": table1_block, "comparisons": comparisons_block, "table2": table2_block, "context": context_block,
-    "claims": claims_block,
+    "claims": claims_block, "study-comparisons": study_comparisons_block, "study-changed": study_changed_block,
+    "study-verdicts": study_verdicts_block,
 }
 
 
 def render(name: str) -> str | None:
     """``<profile>-<kind>``, e.g. ``quick-table1``; None when that profile has nothing published."""
     profile, kind = name.split("-", 1)
-    if not layout.completed_runs(published_dir(profile)):
+    if kind.startswith("study-"):
+        if load_study(published_dir(profile)) is None:
+            return None
+    elif not layout.completed_runs(published_dir(profile)):
         return None
     return RENDERERS[kind](profile)
 

@@ -1,8 +1,10 @@
-"""Shared fixtures."""
+"""Shared fixtures (plain helper functions and data live in tests/helpers.py)."""
 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,3 +33,36 @@ def clotho_captions_dir() -> Path:
 def _private_machine_cache(tmp_path_factory, monkeypatch):
     """Each test sees an empty per-machine cache (the Clotho context is cached there across results folders)."""
     monkeypatch.setenv("AAC_CACHE_DIR", str(tmp_path_factory.mktemp("machine_cache")))
+
+
+def _env_using_this_interpreter() -> dict[str, str]:
+    """A copy of ``os.environ`` in which scripts/setup_env.sh uses the interpreter running the tests, or skip."""
+    in_venv = sys.prefix != sys.base_prefix or os.environ.get("CONDA_PREFIX") == sys.prefix
+    if not in_venv:
+        pytest.skip("run_all.sh tests need the tests to run inside a virtualenv or conda env")
+    env = dict(os.environ)
+    env["VIRTUAL_ENV"] = sys.prefix
+    env["PATH"] = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["AAC_OFFLINE"] = "1"  # no network probe: behave as on a machine without internet
+    return env
+
+
+@pytest.fixture(scope="session")
+def env_using_this_interpreter() -> Callable[[], dict[str, str]]:
+    """A function giving the environment for running run_all.sh (or setup_env.sh) with this interpreter.
+
+    A function rather than the dict, so that it copies ``os.environ`` when called: inside a test that includes
+    the test's private ``AAC_CACHE_DIR``; session scope lets module-scoped fixtures use it too. Calling it skips
+    the test when the tests do not run inside a virtualenv or conda env.
+    """
+    return _env_using_this_interpreter
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """A corpus folder holding only the two captions files the run keys fingerprint (for engine tests)."""
+    data = tmp_path / "corpus"
+    data.mkdir()
+    for split in ("development", "evaluation"):
+        (data / f"clotho_captions_{split}.csv").write_text("file_name,caption_1\na.wav,a dog barks\n")
+    return data

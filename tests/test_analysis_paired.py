@@ -7,7 +7,7 @@ import pytest
 from aac_subsampling import layout
 from aac_subsampling.analysis.fake_results import evaluate_fake, fake_record, fake_references, write_run
 from aac_subsampling.analysis.paired import COMPARISON_COLUMNS, compare_to_baseline
-from aac_subsampling.evaluation.metrics import METRIC_NAMES
+from aac_subsampling.evaluation import METRIC_NAMES
 
 CLIPS = pd.Index([f"clip {i}.wav" for i in range(30)], name="clip_id")
 

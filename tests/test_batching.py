@@ -52,7 +52,10 @@ def test_epoch_order_depends_only_on_seed_and_epoch():
     data = _dataset()
     order = lambda seed, epoch: [b.clip_ids for b in data.batches(2, "clip", seed, epoch)]  # noqa: E731
     assert order(3, 1) == order(3, 1)
-    assert order(3, 1) != order(3, 2) or order(3, 1) != order(4, 1)
+    assert order(3, 1) != order(3, 2), "the order must change from one epoch to the next"
+    assert order(3, 1) != order(4, 1), "the order must change with the seed"
+    fresh = _dataset()  # not on any state left behind by earlier epochs
+    assert [b.clip_ids for b in fresh.batches(2, "clip", 3, 1)] == order(3, 1)
     assert sorted(sum(order(3, 1), [])) == sorted(data.clip_ids)
 
 

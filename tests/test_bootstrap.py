@@ -6,15 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aac_subsampling.evaluation.bootstrap import (
-    BLEU_STAT_COLUMNS,
-    METEOR_STAT_COLUMNS,
-    bleu_from_stats,
-    bootstrap_ci,
-    meteor_from_stats,
-    resample_indices,
-)
-from aac_subsampling.evaluation.metrics import bleu_scores
+from aac_subsampling.evaluation.bleu import BLEU_STAT_COLUMNS, bleu_from_stats, bleu_scores
+from aac_subsampling.evaluation.bootstrap import bootstrap_ci, resample_indices
+from aac_subsampling.evaluation.meteor import METEOR_STAT_COLUMNS, meteor_from_stats
 
 WORDS = "a the dog cat bird car rain wind water man woman child door bell barks sings falls blows runs".split()
 

@@ -16,7 +16,7 @@ import soundfile as sf
 import torch
 
 from aac_subsampling.data.clotho import clotho_v1_present
-from aac_subsampling.data.clotho_shaped import (
+from aac_subsampling.data.synthetic.clotho_shaped import (
     MARKER,
     clip_samples,
     generate_clotho_shaped_corpus,
@@ -82,7 +82,7 @@ def test_real_caption_files_have_clotho_v1_counts(clotho_captions_dir: Path) -> 
 def test_vocabulary_from_development_captions_is_the_papers(clotho_captions_dir: Path) -> None:
     development = [c for _, captions in load_rows(clotho_captions_dir, "development") for c in captions]
     vocabulary = Vocabulary.build(development)
-    assert len(vocabulary) == 4367  # 4365 words + <sos> + <eos> (SPEC, Tokens)
+    assert len(vocabulary) == 4367  # 4365 words + <sos> + <eos> (paper Sec. 3.2 says 4366; docs/method.md, section 2)
     assert vocabulary.words[0] == SOS and EOS in vocabulary.index
     evaluation = [c for _, captions in load_rows(clotho_captions_dir, "evaluation") for c in captions]
     for caption in evaluation:  # raises UnknownWordError naming the caption if a word is not covered

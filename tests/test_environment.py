@@ -1,9 +1,10 @@
-"""The environment files agree with each other and with pyproject, and run_all.sh stops at once,
-with a useful message, when a run cannot finish."""
+"""The environment files agree with each other and with pyproject, every third-party module the code imports
+is pinned, and run_all.sh stops at once, with a useful message, when a run cannot finish."""
 
 from __future__ import annotations
 
-import os
+import ast
+import json
 import re
 import subprocess
 import sys
@@ -28,9 +29,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # The direct runtime and test dependencies that requirements.txt must pin exactly.
 DIRECT = {
-    "torch", "numpy", "librosa", "soundfile", "pandas", "tqdm", "py7zr", "pycocoevalcap",
-    "matplotlib", "seaborn", "papermill", "nbval", "ipykernel", "nbformat", "nbclient",
-    "pytest", "psutil",
+    "torch", "numpy", "librosa", "scipy", "soundfile", "pandas", "tqdm", "threadpoolctl", "py7zr",
+    "pycocoevalcap", "matplotlib", "seaborn", "papermill", "nbval", "ipykernel", "ipython", "nbformat",
+    "nbclient", "ipywidgets", "pytest", "psutil",
+}  # fmt: skip
+# For the notebooks in JupyterLab: pinned by requirements-jupyterlab.txt and by both environment files.
+JUPYTERLAB = {"jupyterlab"}
+
+# Folders whose Python files and notebooks may import only the standard library, the project's own modules
+# and what requirements.txt pins.
+IMPORTING_FOLDERS = ("lib", "tests", "scripts", "benchmarks", "notebooks")
+# Import names that differ from the distribution's name (checked before the installed distributions' records).
+DISTRIBUTION_OF = {
+    "sklearn": "scikit-learn", "yaml": "PyYAML", "PIL": "pillow", "IPython": "ipython", "cv2": "opencv-python",
+    "skimage": "scikit-image", "bs4": "beautifulsoup4", "dateutil": "python-dateutil",
 }  # fmt: skip
 
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!_-]+)$")
@@ -52,8 +64,12 @@ def _pins(lines: list[str], source: str) -> dict[str, str]:
     return pins
 
 
-def requirements_pins() -> dict[str, str]:
-    return _pins((ROOT / "requirements.txt").read_text().splitlines(), "requirements.txt")
+def requirements_pins(name: str = "requirements.txt") -> dict[str, str]:
+    return _pins((ROOT / name).read_text().splitlines(), name)
+
+
+def jupyterlab_pins() -> dict[str, str]:
+    return requirements_pins("requirements-jupyterlab.txt")
 
 
 def environment_yml(name: str = "environment.yml") -> dict:
@@ -80,12 +96,87 @@ def test_gpu_environment_has_the_same_pins_without_the_cpu_build():
 
 
 def test_requirements_and_environment_yml_pins_agree():
-    req, env = requirements_pins(), environment_pins()
+    """environment.yml pins exactly requirements.txt plus requirements-jupyterlab.txt (environment-gpu.yml
+    is checked against environment.yml above)."""
+    req, jupyterlab = requirements_pins(), jupyterlab_pins()
+    assert not set(req) & set(jupyterlab), f"pinned in both requirements files: {sorted(set(req) & set(jupyterlab))}"
+    req, env = {**req, **jupyterlab}, environment_pins()
     assert req == env, (
-        f"only in requirements.txt: {sorted(set(req) - set(env))}; "
+        f"only in requirements*.txt: {sorted(set(req) - set(env))}; "
         f"only in environment.yml: {sorted(set(env) - set(req))}; "
         f"different: {sorted(n for n in set(req) & set(env) if req[n] != env[n])}"
     )
+
+
+def test_jupyterlab_and_ipywidgets_have_the_same_pin_everywhere():
+    """Parity for the interactive notebooks: JupyterLab and ipywidgets, pinned alike in the requirements files
+    and in both environment files; requirements-jupyterlab.txt installs JupyterLab with the project's pins."""
+    lines = (ROOT / "requirements-jupyterlab.txt").read_text().splitlines()
+    assert "-r requirements.txt" in [line.strip() for line in lines]
+    assert set(jupyterlab_pins()) == JUPYTERLAB
+    pinned_by = {
+        "requirements*.txt": {**requirements_pins(), **jupyterlab_pins()},
+        "environment.yml": environment_pins(),
+        "environment-gpu.yml": environment_pins("environment-gpu.yml"),
+    }
+    for name in ("jupyterlab", "ipywidgets"):
+        versions = {source: pins.get(name) for source, pins in pinned_by.items()}
+        assert None not in versions.values(), f"{name} is not pinned in every file: {versions}"
+        assert len(set(versions.values())) == 1, f"{name} is pinned differently: {versions}"
+
+
+def _top_level_imports(source: str, filename: str) -> set[str]:
+    """The top-level names of the absolute imports in Python source (relative imports are the project's)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source, filename)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _notebook_source(path: Path) -> str:
+    """The code cells of a notebook, without IPython magics and shell escapes."""
+    cells = [
+        "".join(cell["source"]) for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]
+        if cell["cell_type"] == "code"
+    ]  # fmt: skip
+    return "\n".join(
+        line for cell in cells for line in cell.splitlines() if not line.lstrip().startswith(("%", "!"))
+    )
+
+
+def third_party_imports() -> dict[str, set[str]]:
+    """{top-level module: files importing it} over IMPORTING_FOLDERS, without the standard library and the
+    project's own modules (the package, and the .py files of those folders, such as conftest and helpers)."""
+    files = [path for folder in IMPORTING_FOLDERS for path in sorted((ROOT / folder).rglob("*.py"))]
+    notebooks = [path for folder in IMPORTING_FOLDERS for path in sorted((ROOT / folder).rglob("*.ipynb"))]
+    notebooks = [path for path in notebooks if ".ipynb_checkpoints" not in path.parts]
+    local = {"aac_subsampling"} | {path.stem for path in files}
+    found: dict[str, set[str]] = {}
+    for path in files + notebooks:
+        source = _notebook_source(path) if path.suffix == ".ipynb" else path.read_text(encoding="utf-8")
+        for name in _top_level_imports(source, str(path)):
+            if name not in sys.stdlib_module_names and name not in local:
+                found.setdefault(name, set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_third_party_import_is_pinned():
+    """A module imported by the package, the tests, the scripts, the benchmarks or the notebooks (optional
+    imports included) must come from a distribution that requirements.txt pins: setup_env.sh installs nothing
+    else."""
+    installed = metadata.packages_distributions()
+    pins = requirements_pins()
+    imports = third_party_imports()
+    assert {"numpy", "torch", "scipy", "pytest", "yaml"} <= set(imports)  # the scan sees the code
+    undeclared = {}
+    for module, files in sorted(imports.items()):
+        distributions = [DISTRIBUTION_OF[module]] if module in DISTRIBUTION_OF else installed.get(module, [module])
+        if not any(canonicalize_name(d) in pins for d in distributions):
+            undeclared[module] = (sorted(set(distributions)), sorted(files)[:3])
+    assert not undeclared, f"imported but not pinned in requirements.txt (module: distribution, files): {undeclared}"
 
 
 def test_environment_yml_has_python_java_and_pip():
@@ -126,18 +217,6 @@ def test_installed_versions_match_the_pins():
 # --- run_all.sh ------------------------------------------------------------------------------
 
 
-def _env_using_this_interpreter() -> dict[str, str]:
-    """An environment in which scripts/setup_env.sh uses the interpreter running the tests."""
-    in_venv = sys.prefix != sys.base_prefix or os.environ.get("CONDA_PREFIX") == sys.prefix
-    if not in_venv:
-        pytest.skip("run_all.sh tests need the tests to run inside a virtualenv or conda env")
-    env = dict(os.environ)
-    env["VIRTUAL_ENV"] = sys.prefix
-    env["PATH"] = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["AAC_OFFLINE"] = "1"  # no network probe: behave as on a machine without internet
-    return env
-
-
 def test_run_all_help():
     completed = subprocess.run(
         ["bash", str(ROOT / "run_all.sh"), "--help"], capture_output=True, text=True, timeout=30
@@ -156,7 +235,7 @@ def test_run_all_rejects_bad_arguments():
 
 
 @pytest.mark.slow
-def test_run_all_paper_without_clotho_fails_fast_and_writes_nothing(tmp_path):
+def test_run_all_paper_without_clotho_fails_fast_and_writes_nothing(tmp_path, env_using_this_interpreter):
     data = tmp_path / "empty_data"
     data.mkdir()
     results = tmp_path / "results"
@@ -166,7 +245,7 @@ def test_run_all_paper_without_clotho_fails_fast_and_writes_nothing(tmp_path):
         capture_output=True,
         text=True,
         timeout=120,
-        env=_env_using_this_interpreter(),
+        env=env_using_this_interpreter(),
         cwd=tmp_path,
     )
     elapsed = time.monotonic() - started

@@ -24,7 +24,7 @@ from aac_subsampling.evaluation import (
     meteor_from_stats,
     ptb_tokenize,
 )
-from aac_subsampling.evaluation import metrics as metrics_module
+from aac_subsampling.evaluation import evaluate as evaluate_module
 from aac_subsampling.evaluation.meteor import close_coco_meteor
 
 JAVA = find_java()
@@ -371,7 +371,7 @@ def test_empty_prediction_scored_and_meteor_closed(monkeypatch):
             super().__init__(*args, **kwargs)
             started.append(self)
 
-    monkeypatch.setattr(metrics_module, "MeteorScorer", RecordingMeteor)
+    monkeypatch.setattr(evaluate_module, "MeteorScorer", RecordingMeteor)
     preds = dict(PREDICTIONS)
     preds["clip_02.wav"] = ""
     preds["clip_12.wav"] = "..."  # only punctuation: empty after tokenisation

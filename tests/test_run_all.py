@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from test_environment import _env_using_this_interpreter
-
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_LENGTHS = {1: (1292, 2584), 2: (323, 646), 4: (80, 161), 8: (20, 40), 16: (5, 10)}
 pytestmark = pytest.mark.slow
@@ -28,9 +26,9 @@ def _run_all(results: Path, *args: str, env: dict[str, str]) -> subprocess.Compl
 
 
 @pytest.fixture(scope="module")
-def smoke_sweep(tmp_path_factory):
+def smoke_sweep(tmp_path_factory, env_using_this_interpreter):
     results = tmp_path_factory.mktemp("smoke_results")
-    env = _env_using_this_interpreter()
+    env = env_using_this_interpreter()
     completed = _run_all(results, env=env)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     return results, completed, env

@@ -17,50 +17,9 @@ from aac_subsampling.lock import ResultsFolderBusyError, RunLock
 from aac_subsampling.pipeline import write_json
 from aac_subsampling.run import Engine, RunOptions, StageFailed, parse_arguments
 
+from helpers import FakeNotebooks
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class FakeNotebooks:
-    """Writes each stage's record with the key the real pipeline writes; remembers what ran."""
-
-    def __init__(self, fail_on: tuple[int, int] | None = None):
-        self.calls: list[tuple[str, int | None, int | None]] = []
-        self.fail_on = fail_on
-
-    def __call__(self, notebook: Path, output: Path, parameters: dict, kernel: str) -> None:
-        seed, factor = parameters.get("seed"), parameters.get("M")
-        self.calls.append((notebook.stem, seed if notebook.stem[:2] in ("02", "03") else None, factor))
-        results, data = Path(parameters["results_dir"]), Path(parameters["data_dir"])
-        stem = notebook.stem
-        if stem.startswith("01"):
-            key = runkey.prepare_key(parameters["profile"], data)
-            write_json(results / layout.PREPARED_RECORD, {"key": key, "made": time.time()})
-        elif stem.startswith("02"):
-            if (seed, factor) == self.fail_on:
-                raise RuntimeError(f"training seed={seed} M={factor} diverged")
-            key = runkey.training_key(parameters["profile"], data, factor, seed, parameters["max_epochs"],
-                                      results / layout.PREPARED_RECORD)
-            write_json(layout.training_record(results, seed, factor), {"key": key, "made": time.time(),
-                                                                        "resume": parameters["resume"]})
-        elif stem.startswith("03"):
-            key = runkey.evaluation_key(layout.training_record(results, seed, factor),
-                                        parameters["bootstrap_resamples"])
-            write_json(layout.evaluation_record(results, seed, factor), {"key": key, "made": time.time()})
-        else:
-            key = runkey.results_key(results)
-            write_json(results / layout.SUMMARY_RECORD, {"key": key})
-
-    def ran(self, stem: str) -> list[tuple]:
-        return [call for call in self.calls if call[0].startswith(stem)]
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    data = tmp_path / "corpus"
-    data.mkdir()
-    for split in ("development", "evaluation"):
-        (data / f"clotho_captions_{split}.csv").write_text("file_name,caption_1\na.wav,a dog barks\n")
-    return data
 
 
 def engine_for(tmp_path, corpus, notebooks, **options) -> Engine:

@@ -10,17 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aac_subsampling.evaluation import metrics as metrics_module
+from aac_subsampling.evaluation import evaluate as evaluate_module
 from aac_subsampling.evaluation import spice as spice_module
+from aac_subsampling.evaluation.java import find_java, java_major_version, parse_java_version
 from aac_subsampling.evaluation.spice import (
     CORENLP_JARS,
     JAVA_ADD_OPENS,
     SpiceRun,
     SpiceUnavailableError,
     fetch_corenlp,
-    find_java,
-    java_major_version,
-    parse_java_version,
     run_spice,
     spice_command,
     spice_status,
@@ -208,7 +206,7 @@ def test_command_threads_and_explicit_classpath(tmp_path):
 @pytest.mark.skipif(REAL_JAVA is None, reason="needs a Java runtime")
 def test_command_line_is_accepted_by_the_real_jvm(tmp_path):
     """The real JVM takes our flags and reaches SPICE's code; it stops only at missing CoreNLP."""
-    from aac_subsampling.evaluation.spice import pycocoevalcap_dir
+    from aac_subsampling.evaluation.coco import pycocoevalcap_dir
 
     jar = pycocoevalcap_dir() / "spice" / "spice-1.0.jar"
     cmd = spice_command(
@@ -313,10 +311,10 @@ def test_spider_combines_cider_and_spice(monkeypatch):
         assert preds == ["a dog barks", "rain on a roof", ""]  # tokenised, sorted ids
         return SpiceRun(corpus=float(np.mean(spice_scores)), per_clip=spice_scores, command=[])
 
-    monkeypatch.setattr(metrics_module, "MeteorScorer", StubMeteor)
-    monkeypatch.setattr(metrics_module, "spice_status", lambda java: (True, "ok"))
-    monkeypatch.setattr(metrics_module, "run_spice", fake_run_spice)
-    res = metrics_module.evaluate_captions(PREDS, REFS, spice=True)
+    monkeypatch.setattr(evaluate_module, "MeteorScorer", StubMeteor)
+    monkeypatch.setattr(evaluate_module, "spice_status", lambda java: (True, "ok"))
+    monkeypatch.setattr(evaluate_module, "run_spice", fake_run_spice)
+    res = evaluate_module.evaluate_captions(PREDS, REFS, spice=True)
     assert res.unavailable == {}
     assert res.corpus["SPICE"] == pytest.approx(0.2)
     assert res.corpus["SPIDEr"] == pytest.approx((res.corpus["CIDEr"] + 0.2) / 2)
@@ -330,23 +328,23 @@ def test_spice_failure_auto_gives_none_and_true_raises(monkeypatch):
     def broken_run_spice(*args, **kwargs):
         raise RuntimeError("SPICE failed (exit 1): java.lang.OutOfMemoryError")
 
-    monkeypatch.setattr(metrics_module, "MeteorScorer", StubMeteor)
-    monkeypatch.setattr(metrics_module, "spice_status", lambda java: (True, "ok"))
-    monkeypatch.setattr(metrics_module, "run_spice", broken_run_spice)
-    res = metrics_module.evaluate_captions(PREDS, REFS, spice="auto")
+    monkeypatch.setattr(evaluate_module, "MeteorScorer", StubMeteor)
+    monkeypatch.setattr(evaluate_module, "spice_status", lambda java: (True, "ok"))
+    monkeypatch.setattr(evaluate_module, "run_spice", broken_run_spice)
+    res = evaluate_module.evaluate_captions(PREDS, REFS, spice="auto")
     assert res.corpus["SPICE"] is None and res.corpus["SPIDEr"] is None
     assert "OutOfMemoryError" in res.unavailable["SPICE"]
     with pytest.raises(RuntimeError, match="OutOfMemoryError"):
-        metrics_module.evaluate_captions(PREDS, REFS, spice=True)
+        evaluate_module.evaluate_captions(PREDS, REFS, spice=True)
 
 
 @pytest.mark.java
 @pytest.mark.skipif(REAL_JAVA is None, reason="needs a Java runtime (PTB tokeniser)")
 def test_spice_true_raises_when_unavailable(monkeypatch):
-    monkeypatch.setattr(metrics_module, "MeteorScorer", StubMeteor)
-    monkeypatch.setattr(metrics_module, "spice_status", lambda java: (False, "jars missing"))
+    monkeypatch.setattr(evaluate_module, "MeteorScorer", StubMeteor)
+    monkeypatch.setattr(evaluate_module, "spice_status", lambda java: (False, "jars missing"))
     with pytest.raises(SpiceUnavailableError, match="jars missing"):
-        metrics_module.evaluate_captions(PREDS, REFS, spice=True)
+        evaluate_module.evaluate_captions(PREDS, REFS, spice=True)
 
 
 # --------------------------------------------------------------------------
@@ -432,10 +430,10 @@ def test_spice_timeout_makes_spice_unavailable_with_that_reason(tmp_path, monkey
 
     _sleeping_spice(monkeypatch, tmp_path)
     java = _fake_java(tmp_path, 'openjdk version "11.0.2"')
-    monkeypatch.setattr(metrics_module, "spice_status", lambda java: (True, "ok"))
-    monkeypatch.setattr(metrics_module, "run_spice",
+    monkeypatch.setattr(evaluate_module, "spice_status", lambda java: (True, "ok"))
+    monkeypatch.setattr(evaluate_module, "run_spice",
                         functools.partial(run_spice, spice_dir=_fake_spice_dir(tmp_path), timeout=1.0))
-    corpus, per_clip, reason = metrics_module._spice_scores(
+    corpus, per_clip, reason = evaluate_module._spice_scores(
         [["x"]], ["y"], mode="auto", java=java, run_dir=tmp_path, cache_dir=tmp_path / "c")
     assert corpus is None and per_clip is None
     assert "timeout of 1 s" in reason and "killed" in reason

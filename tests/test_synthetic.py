@@ -13,8 +13,8 @@ import soundfile as sf
 
 from aac_subsampling.config import FeatureConfig
 from aac_subsampling.data.reader import CSV_HEADER, read_split
-from aac_subsampling.data.synth_captions import COUNT_WORDS, Mention, Slot, caption_words, vocabulary
-from aac_subsampling.data.synth_events import EVENTS
+from aac_subsampling.data.synthetic.captions import COUNT_WORDS, Mention, Slot, caption_words, vocabulary
+from aac_subsampling.data.synthetic.events import EVENTS
 from aac_subsampling.data.synthetic import (
     EVENT_NAMES,
     MAX_SPACING,

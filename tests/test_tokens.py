@@ -1,4 +1,5 @@
-"""Vocabulary as in the SPEC: <sos>/<eos>, lower case, punctuation removed, first-appearance order."""
+"""Vocabulary of paper Sec. 3.1 as docs/method.md (section 2) describes it: <sos>/<eos>, lower case,
+punctuation removed, first-appearance order."""
 
 import pytest
 

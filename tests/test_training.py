@@ -10,37 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from aac_subsampling.batching import CaptionDataset
-from aac_subsampling.config import Config
 from aac_subsampling import devices, training
 from aac_subsampling.decoding import greedy_decode
-from aac_subsampling.tokens import Vocabulary
 from aac_subsampling.training import EarlyStopping, build_model, train_model
-
-TINY = {
-    "model": {"n_mels": 8, "encoder_hidden": 16, "decoder_hidden": 16, "subsampling_factor": 2, "dropout": 0.0},
-    "train": {"batch_size": 2, "learning_rate": 1e-2, "max_epochs": 60, "patience": 60, "seed": 1},
-    "device": "cpu",
-}
-CAPTIONS = {
-    "dog.wav": "a dog barks twice",
-    "bell.wav": "a bell rings loudly",
-    "rain.wav": "rain falls on a roof",
-    "car.wav": "a car engine idles",
-}
-
-
-def tiny_problem(config_overrides=TINY):
-    rng = np.random.default_rng(0)
-    vocabulary = Vocabulary.build(CAPTIONS.values())
-    # Each clip: a distinct random pattern repeated in time plus a little noise.
-    features = {
-        name: (np.tile(rng.normal(size=(1, 8)), (12 + 2 * i, 1)) + 0.1 * rng.normal(size=(12 + 2 * i, 8))).astype(np.float32)
-        for i, name in enumerate(CAPTIONS)
-    }
-    captions = {name: [vocabulary.encode(text)] for name, text in CAPTIONS.items()}
-    dataset = CaptionDataset(sorted(CAPTIONS), captions, features, vocabulary.eos_index)
-    return Config().with_overrides(config_overrides), vocabulary, dataset, features
+from helpers import CAPTIONS, TINY, tiny_problem
 
 
 def test_tiny_model_learns_and_decodes_a_training_caption():
@@ -77,7 +50,7 @@ def test_killed_process_resumes_to_the_same_weights(tmp_path):
     script = textwrap.dedent(f"""
         import os, signal, sys
         sys.path.insert(0, {os.path.dirname(__file__)!r})
-        from test_training import tiny_problem
+        from helpers import tiny_problem
         from aac_subsampling.training import build_model, train_model
         config, vocabulary, dataset, _ = tiny_problem({overrides!r})
         model = build_model(config, len(vocabulary))

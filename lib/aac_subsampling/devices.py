@@ -12,10 +12,16 @@ import torch
 DeviceLike = torch.device | str
 
 
-def _cuda_unavailable_reason() -> str:
+def cuda_unavailable_reason() -> str:
+    """Why torch sees no CUDA device, and what to do about it: the one wording, raised by
+    :func:`resolve_device` and printed by the preflight."""
     if torch.version.cuda is None:
-        return f"this torch build ({torch.__version__}) has no CUDA support"
-    return "torch sees no CUDA device (check the driver and CUDA_VISIBLE_DEVICES)"
+        return (
+            f"torch {torch.__version__} is a CPU-only build; on a GPU machine install a CUDA build of the same "
+            f"version (e.g. the plain PyPI wheel on Linux: pip install torch=={torch.__version__.split('+')[0]})"
+        )
+    return (f"torch {torch.__version__} (CUDA {torch.version.cuda}) sees no CUDA device "
+            "(check the driver and CUDA_VISIBLE_DEVICES)")
 
 
 def resolve_device(name: DeviceLike = "auto") -> torch.device:
@@ -39,7 +45,7 @@ def resolve_device(name: DeviceLike = "auto") -> torch.device:
             ) from error
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError(f"device {str(name)!r} was asked for but {_cuda_unavailable_reason()}")
+            raise RuntimeError(f"device {str(name)!r} was asked for but {cuda_unavailable_reason()}")
         count = torch.cuda.device_count()
         if device.index is not None and device.index >= count:
             raise ValueError(

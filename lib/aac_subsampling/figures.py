@@ -23,7 +23,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-PAPER_LABEL = "paper (Clotho v1)"
+from aac_subsampling.data.clotho_card import CLIP_SECONDS  # noqa: E402
+from aac_subsampling.paper import PAPER_LABEL, TABLE2_INPUT_FRAMES  # noqa: E402
+
 OURS_COLOR, PAPER_COLOR = "tab:blue", "tab:orange"
 
 
@@ -208,11 +210,12 @@ def inference_time_vs_m(table2: pd.DataFrame, paper_table2: pd.DataFrame, path: 
 
 
 def encoder_length_vs_m(table2: pd.DataFrame, path: Path | str, paper_table2: pd.DataFrame | None = None) -> Path:
-    """Measured encoder output length T_L for 1292- and 2584-frame inputs (15 s and 30 s), with the paper's
+    """Measured encoder output length T_L for Table 2's inputs (the shortest and longest clip), with the paper's
     Table 2 lengths as crosses when given (structural: identical for every seed)."""
     figure, axis = plt.subplots(figsize=(5.2, 3.4))
     data = table2.sort_values("M")
-    inputs = (("T_L_min", "1292 frames (15 s)", "tab:green"), ("T_L_max", "2584 frames (30 s)", "tab:purple"))
+    inputs = [(column, f"{frames} frames ({seconds:g} s)", color) for (column, frames), seconds, color
+              in zip(TABLE2_INPUT_FRAMES.items(), CLIP_SECONDS, ("tab:green", "tab:purple"))]
     for column, label, color in inputs:
         axis.plot(data["M"], data[column], "-o", ms=4, color=color, label=f"measured, {label}")
         if paper_table2 is not None:

@@ -41,6 +41,7 @@ from aac_subsampling.packing import (  # noqa: F401 - re-exported: the encoder's
     run_gru_split,
     step_mask,
 )
+from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
 
 SEQUENCE_MODES = ("padded", "packed")
 DECODERS = ("paper", "attention")
@@ -372,7 +373,7 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def paper_parameter_count(vocabulary_size: int = 4367, config: ModelConfig | None = None) -> int:
+def paper_parameter_count(vocabulary_size: int = PAPER_VOCABULARY_SIZE, config: ModelConfig | None = None) -> int:
     """Parameters of the model as built for Clotho's vocabulary.
 
     4,573,711 at D = 4367 with the paper's decoder (any M); 4,901,647 with ``decoder="attention"``
@@ -382,7 +383,7 @@ def paper_parameter_count(vocabulary_size: int = 4367, config: ModelConfig | Non
 
 
 def measure_encoder_lengths(
-    encoder: Encoder, frame_counts: tuple[int, ...] = (1292, 2584), n_mels: int | None = None
+    encoder: Encoder, frame_counts: tuple[int, ...] = CLOTHO_FRAME_RANGE, n_mels: int | None = None
 ) -> dict[int, int]:
     """Run the encoder on zero inputs of each length and return T_L (Table 2's first columns)."""
     n_mels = n_mels or encoder.config.n_mels

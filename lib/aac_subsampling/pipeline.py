@@ -13,10 +13,9 @@ Paths in records are relative to the project root, so that a results folder surv
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +23,16 @@ import numpy as np
 import torch
 
 from aac_subsampling import layout, runkey
+from aac_subsampling.atomic import write_json_atomic
 from aac_subsampling.batching import CaptionDataset, pad_value_for
 from aac_subsampling.config import Config, FeatureConfig
+from aac_subsampling.data.clotho_card import SPLITS
 from aac_subsampling.data.feature_cache import cache_features
 from aac_subsampling.data.reader import Clip, read_split
 from aac_subsampling.decoding import greedy_decode
 from aac_subsampling.features import BandStatistics, band_statistics
 from aac_subsampling.model import encoder_output_length, measure_encoder_lengths, minimum_input_frames, paper_parameter_count
+from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
 from aac_subsampling.paths import from_project, relative_to_project
 from aac_subsampling.profiles import SUBSAMPLING_FACTORS, get_profile
 from aac_subsampling.runinfo import run_metadata
@@ -38,19 +40,13 @@ from aac_subsampling.tokens import Vocabulary
 from aac_subsampling.devices import resolve_device, synchronize
 from aac_subsampling.training import build_model, train_model
 
-SPLITS = ("development", "evaluation")
 CORPUS_SEED = 0  # the synthetic corpus is the same for every training seed
-PAPER_VOCABULARY_SIZE = 4367
-CLOTHO_FRAME_RANGE = (1292, 2584)  # T for Clotho's shortest (15 s) and longest (30 s) clips
 
 
 def write_json(path: Path, record: dict[str, Any]) -> Path:
-    """Write atomically, so a stage marker exists only when complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(record, indent=2, default=str))
-    os.replace(temporary, path)
-    return path
+    """Write a stage record atomically, so a stage marker exists only when complete (values JSON cannot
+    hold are written as text)."""
+    return write_json_atomic(path, record, indent=2, default=str, newline=False)
 
 
 def read_json(path: Path, what: str) -> dict[str, Any]:
@@ -70,8 +66,13 @@ def ensure_corpus(profile_name: str, data_dir: Path, progress: bool = True) -> d
 
         summary = generate_corpus(data_dir, preset=profile.synthetic_preset, seed=CORPUS_SEED, workers=None)
         return {"corpus": f"synthetic ({profile.synthetic_preset} preset, seed {CORPUS_SEED})", "summary": summary}
-    from aac_subsampling.data.clotho import fetch_clotho_v1
+    from aac_subsampling.data.clotho import fetch_clotho_v1, other_clotho_format_corpus
 
+    other = other_clotho_format_corpus(data_dir)
+    if other is not None:  # e.g. a dry run of the paper profile on a Clotho-shaped or long synthetic corpus
+        print(f"{relative_to_project(data_dir)} holds {other}: the {profile_name} profile runs on it as it is "
+              "(its numbers are not Clotho's)")
+        return {"corpus": other, "summary": None}
     fetch_clotho_v1(data_dir, progress=progress)
     return {"corpus": "Clotho v1", "summary": None}
 
@@ -95,21 +96,54 @@ class PreparedData:
     vocabulary: Vocabulary
     clips: dict[str, list[Clip]]
     stores: dict[str, Any]
+    data_dir: Path | None = None
+    _other_stores: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    _other_statistics: dict[str, BandStatistics] = field(default_factory=dict, repr=False)
 
     def references(self, split: str = "evaluation") -> dict[str, list[str]]:
         return {clip.file_name: list(clip.captions) for clip in self.clips[split]}
 
+    def _prepared_features(self, config: FeatureConfig) -> bool:
+        return config.cache_key() == FeatureConfig(**self.record["features"]).cache_key()
+
+    def store(self, split: str, config: FeatureConfig):
+        """The feature cache of ``split`` computed with ``config``: the prepared one, or (for a variant with
+        other feature settings, e.g. the authors' Hann window) one made now beside it and kept on disk."""
+        if self._prepared_features(config):
+            return self.stores[split]
+        key = (split, json.dumps(config.cache_key(), sort_keys=True))
+        if key not in self._other_stores:
+            if self.data_dir is None:
+                raise ValueError("these prepared data were built without their corpus folder; "
+                                 f"features with other settings ({config.cache_key()}) cannot be made")
+            print(f"{split}: features with other settings than the prepared ones ({config.window} window, peak "
+                  f"normalisation {'on' if config.peak_normalise else 'off'}): cached under "
+                  f"{relative_to_project(self.data_dir / 'features')}")
+            self._other_stores[key] = cache_features(self.clips[split], self.data_dir / "features", config,
+                                                     progress=False)
+        return self._other_stores[key]
+
+    def statistics(self, config: FeatureConfig) -> BandStatistics:
+        """Per-band statistics of the development split's features computed with ``config``."""
+        if self._prepared_features(config):
+            return BandStatistics.from_dict(self.record["band_statistics"])
+        key = json.dumps(config.cache_key(), sort_keys=True)
+        if key not in self._other_statistics:
+            store = self.store("development", config)
+            self._other_statistics[key] = band_statistics(store.load(c.file_name) for c in self.clips["development"])
+        return self._other_statistics[key]
+
     def features(self, split: str, config: FeatureConfig) -> Callable[[str], np.ndarray]:
         """clip id -> the encoder's input: cached features, standardised if the config says so."""
-        load = self.stores[split].load
+        load = self.store(split, config).load
         if not config.standardise:
             return load
-        statistics = BandStatistics.from_dict(self.record["band_statistics"])
+        statistics = self.statistics(config)
         return lambda clip: statistics.apply(load(clip))
 
     def pad_value(self, config: Config) -> float | np.ndarray:
         """What padded frames hold (``ModelConfig.padding``), in the encoder's input representation."""
-        statistics = BandStatistics.from_dict(self.record["band_statistics"]) if config.features.standardise else None
+        statistics = self.statistics(config.features) if config.features.standardise else None
         return pad_value_for(config.model.padding, config.features, statistics)
 
 
@@ -161,15 +195,19 @@ def load_prepared(results_dir: Path, skip_bad: bool | None = None) -> PreparedDa
         clips[split] = read_split(data_dir, split, skip_bad=skip, check_audio=False).clips
         stores[split] = cache_features(clips[split], data_dir / "features", feature_config, progress=False)
     vocabulary = Vocabulary.load(results_dir / layout.VOCABULARY_FILE)
-    return PreparedData(record, vocabulary, clips, stores)
+    return PreparedData(record, vocabulary, clips, stores, data_dir)
 
 
 # ------------------------------------------------------------------------------------ 2. training
 
 
-def run_config(profile_name: str, factor: int, seed: int, device: str, max_epochs: int | None = None) -> Config:
-    """One training's configuration: the profile's, the epoch cap, and where to compute."""
-    return runkey.training_config(profile_name, factor, seed, max_epochs).with_overrides({"device": device})
+Overrides = dict[str, dict[str, Any]]
+
+
+def run_config(profile_name: str, factor: int, seed: int, device: str, max_epochs: int | None = None,
+               overrides: Overrides | None = None) -> Config:
+    """One training's configuration: the profile's, a variant's overrides, the epoch cap, where to compute."""
+    return runkey.training_config(profile_name, factor, seed, max_epochs, overrides).with_overrides({"device": device})
 
 
 def training_dataset(prepared: PreparedData, config: Config) -> CaptionDataset:
@@ -207,16 +245,20 @@ def epoch_logger(factor: int, seed: int, max_epochs: int) -> Callable[[dict[str,
 def train_subsampling_model(
     profile_name: str, factor: int, results_dir: Path, seed: int = 0, device: str = "auto",
     resume: bool = True, progress: bool = True, max_epochs: int | None = None,
+    overrides: Overrides | None = None, prepared_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Train the model for one (seed, M), resuming from its checkpoint; writes its ``training.json``.
 
     ``progress``: per-batch bars (interactive) when True, one printed line per epoch when False.
     ``max_epochs``: caps the profile's schedule (recorded in the run key).
+    ``overrides``: a variant's settings on top of the profile's (notebook 05), recorded in the run key;
+    ``prepared_dir``: where ``prepared.json`` is when it is not ``results_dir`` (a variant's folder).
     """
     started = time.perf_counter()
     results_dir = Path(results_dir)
-    prepared = load_prepared(results_dir)
-    config = run_config(profile_name, factor, seed, device, max_epochs)
+    prepared_dir = Path(prepared_dir) if prepared_dir is not None else results_dir
+    prepared = load_prepared(prepared_dir)
+    config = run_config(profile_name, factor, seed, device, max_epochs, overrides)
     directory = layout.run_dir(results_dir, seed, factor)
     directory.mkdir(parents=True, exist_ok=True)
     checkpoint = directory / layout.CHECKPOINT_FILE
@@ -230,7 +272,7 @@ def train_subsampling_model(
                          checkpoint, resume=resume, progress=progress, on_epoch_end=on_epoch_end)
     torch.save(model.state_dict(), directory / layout.MODEL_FILE)
     key = runkey.training_key(profile_name, from_project(prepared.record["data_dir"]), factor, seed, max_epochs,
-                              results_dir / layout.PREPARED_RECORD)
+                              prepared_dir / layout.PREPARED_RECORD, overrides)
     record = {"M": factor, "seed": seed, "profile": profile_name, "config": config.to_dict(), **result.to_dict(),
               "vocabulary_size": len(prepared.vocabulary), "run": run_metadata(seed, str(resolve_device(device))),
               "wall_time_s": time.perf_counter() - started, "key": key}
@@ -267,14 +309,15 @@ def timed_decode(model, clip_ids: list[str], features: dict[str, np.ndarray], vo
 def evaluate_subsampling_model(
     profile_name: str, factor: int, results_dir: Path, seed: int = 0, device: str = "auto",
     bootstrap_resamples: int = 1000, progress: bool = True, max_epochs: int | None = None,
+    overrides: Overrides | None = None, prepared_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Caption the evaluation split with one (seed, M) model, score it and measure Table 2's columns;
-    writes its ``evaluation.json``."""
+    writes its ``evaluation.json``. ``overrides`` and ``prepared_dir``: as for :func:`train_subsampling_model`."""
     from aac_subsampling.evaluation import evaluate_captions
 
     results_dir = Path(results_dir)
-    prepared = load_prepared(results_dir)
-    config = run_config(profile_name, factor, seed, device, max_epochs)
+    prepared = load_prepared(Path(prepared_dir) if prepared_dir is not None else results_dir)
+    config = run_config(profile_name, factor, seed, device, max_epochs, overrides)
     model = load_trained_model(results_dir, seed, factor, config, len(prepared.vocabulary))
     directory = layout.run_dir(results_dir, seed, factor)
 

@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Callable
 
 from aac_subsampling import paths
+from aac_subsampling.data import clotho_card
 from aac_subsampling.profiles import PROFILES, get_profile
 
-CLOTHO_HOST = "zenodo.org"  # Clotho v1 is Zenodo record 3490684
+CLOTHO_HOST = clotho_card.ZENODO_HOST  # where Clotho v1 is downloaded from
 VALID_DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -70,34 +71,31 @@ def network_available(host: str = CLOTHO_HOST, port: int = 443, timeout: float =
 
 
 def cuda_status() -> tuple[bool, str]:
-    """(whether torch sees a CUDA device, a sentence saying why not)."""
+    """(whether ``auto`` resolves to a CUDA device, its name or a sentence saying why not), from
+    :mod:`aac_subsampling.devices`, the one place that resolves devices."""
     try:
-        import torch
+        from aac_subsampling import devices
     except ImportError as error:
         return False, f"torch cannot be imported ({error})"
-    if torch.cuda.is_available():
-        return True, f"CUDA device: {torch.cuda.get_device_name(0)}"
-    if torch.version.cuda is None:
-        return False, (
-            f"torch {torch.__version__} is a CPU-only build; on a GPU machine install a CUDA build "
-            f"of the same version (e.g. the plain PyPI wheel on Linux: pip install torch=={torch.__version__.split('+')[0]})"
-        )
-    return False, f"torch {torch.__version__} (CUDA {torch.version.cuda}) sees no CUDA device"
+    device = devices.resolve_device("auto")
+    if device.type == "cuda":
+        return True, f"CUDA device: {devices.describe(device)}"
+    return False, devices.cuda_unavailable_reason()
 
 
 def java_status() -> tuple[bool, str]:
-    """(whether a working ``java`` is on PATH, its version line or why not)."""
-    java = shutil.which("java")
+    """(whether a working Java is found, as the evaluation finds it, its version line or why not)."""
+    from aac_subsampling.evaluation.java import find_java, java_version_line
+
+    java = find_java()
     if java is None:
-        return False, "no `java` on PATH"
+        return False, "no `java` on PATH and no $JAVA_HOME/bin/java"
     try:
-        completed = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=20)
+        return True, java_version_line(java)
+    except RuntimeError as error:  # it ran and exited non-zero
+        return False, str(error)
     except (OSError, subprocess.SubprocessError) as error:
         return False, f"`{java} -version` failed ({error})"
-    if completed.returncode != 0:
-        return False, f"`{java} -version` exited with {completed.returncode}"
-    lines = (completed.stderr or completed.stdout).strip().splitlines()
-    return True, lines[0] if lines else java
 
 
 JAVA_HINT = (
@@ -113,43 +111,24 @@ class ClothoProbe:
     present: Callable[[Path], bool]  # a complete extracted copy is there
     describe_missing: Callable[[Path], str]  # what is missing, one line each
     downloads_needed: Callable[[Path], list[str]]  # URLs still to fetch ([] = can be made offline)
+    other_corpus: Callable[[Path], str | None] = lambda root: None  # a complete Clotho-format corpus, not Clotho v1
 
 
 def _clotho_probe() -> ClothoProbe:
-    """The probe built on :mod:`aac_subsampling.data.clotho`. Mirrors ``fetch_clotho_v1``: a
-    split whose audio folder is incomplete needs its 7z archive, and any missing file of the
-    Zenodo record is downloaded; archives already in the folder are only unpacked (no network)."""
+    """The probe built on :mod:`aac_subsampling.data.clotho`. The downloads still needed are those of
+    :func:`~aac_subsampling.data.clotho_card.plan_fetch`, the plan ``fetch_clotho_v1`` carries out:
+    archives already in the folder are only unpacked (no network)."""
     from aac_subsampling.data import clotho
 
-    def downloads_needed(root: Path) -> list[str]:
-        needed = []
-        for remote in clotho.CLOTHO_V1_FILES:
-            if remote.kind == "audio":
-                folder = root / remote.split
-                expected = clotho.CLOTHO_V1_COUNTS.get(remote.split)
-                n_wavs = sum(1 for f in folder.glob("*") if f.suffix.lower() == ".wav") if folder.is_dir() else 0
-                if n_wavs and (expected is None or n_wavs == expected):
-                    continue
-            if not (root / remote.name).is_file():
-                needed.append(clotho.file_url(remote.name))
-        return needed
-
-    return ClothoProbe(clotho.clotho_v1_present, clotho.describe_missing, downloads_needed)
+    return ClothoProbe(clotho.clotho_v1_present, clotho.describe_missing,
+                       lambda root: clotho_card.plan_fetch(root).urls(), clotho.other_clotho_format_corpus)
 
 
 def _clotho_missing_message(root: Path, probe: ClothoProbe, urls: list[str]) -> str:
-    missing = "\n".join(f"  {line}" for line in probe.describe_missing(root).strip().splitlines())
-    files = "\n".join(f"  {url}" for url in urls)
-    return (
-        f"Clotho v1 is not under {root}, and {CLOTHO_HOST} cannot be reached to download it.\n"
-        f"What is missing:\n{missing}\n"
-        "On a machine with internet access, download these files of Zenodo record 3490684 "
-        "(Clotho v1, DOI 10.5281/zenodo.3490684):\n"
-        f"{files}\n"
-        f"and put them, with these names, in {root}/ (notebook 01 checks the archives' md5 and unpacks "
-        f"them into {root}/development/ and {root}/evaluation/ without network access), or put an "
-        f"already extracted copy there (the captions CSVs, development/*.wav, evaluation/*.wav).\n"
-        f"Then run again with --data-dir {root} (or put the files in the profile's default folder)."
+    """What to download by hand and where to put it (the fetcher's message, with this run's ending)."""
+    return clotho_card.by_hand_message(
+        root, urls, f"{CLOTHO_HOST} cannot be reached", missing=probe.describe_missing(root),
+        then=f"Then run again with --data-dir {root} (or put the files in the profile's default folder).",
     )
 
 
@@ -218,6 +197,8 @@ def run_checks(
         probe = clotho()
         if probe.present(root):
             report.notes.append(f"Clotho v1 found under {root}")
+        elif (other := probe.other_corpus(root)) is not None:
+            report.notes.append(f"{root} holds {other}; the {chosen.name} profile runs on it as it is")
         else:
             urls = probe.downloads_needed(root)
             if not urls:

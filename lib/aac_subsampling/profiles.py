@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aac_subsampling.config import Config, authors_code_overrides
-
-SUBSAMPLING_FACTORS: tuple[int, ...] = (1, 2, 4, 8, 16)  # the paper's M values
+from aac_subsampling.paper import SUBSAMPLING_FACTORS  # noqa: F401 - the paper's M values, re-exported
 
 
 @dataclass(frozen=True)

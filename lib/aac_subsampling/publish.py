@@ -17,12 +17,18 @@ import socket
 from pathlib import Path
 
 from aac_subsampling import layout
+from aac_subsampling.open_questions.variants import OPEN_QUESTIONS_DIR
 from aac_subsampling.paths import project_root, relative_to_project
 from aac_subsampling.runinfo import git_state
 
 PUBLISHED_PATTERNS = (
     "*.csv", "*.json", "seed*/M*/*.json", "seed*/M*/*.csv", f"{layout.EXECUTED_DIR}/*.ipynb",
+    f"{OPEN_QUESTIONS_DIR}/**/*.csv", f"{OPEN_QUESTIONS_DIR}/**/*.json",
 )
+# The study of notebook 05 is published as a part of its own: a run of only the main sweep keeps the published
+# study, a run of only the study keeps the published main results.
+OPEN_QUESTIONS_NOTEBOOK = "05_open_questions.ipynb"
+OPEN_QUESTIONS_FIGURE = "open_questions.png"
 NOT_PUBLISHED = {layout.LOCK_FILE}
 TEXT_SUFFIXES = {".json", ".csv", ".ipynb", ".md", ".txt"}
 # absolute paths of a machine (a project-relative path never starts with one of these)
@@ -44,6 +50,23 @@ def published_figures_dir(profile: str) -> Path:
 def files_to_publish(results_dir: Path) -> list[Path]:
     files = {path for pattern in PUBLISHED_PATTERNS for path in Path(results_dir).glob(pattern) if path.is_file()}
     return sorted(path for path in files if path.name not in NOT_PUBLISHED)
+
+
+def is_open_questions_file(relative: Path) -> bool:
+    """Whether a file (relative to a results folder, or a figure's name) belongs to notebook 05's study."""
+    return relative.parts[0] == OPEN_QUESTIONS_DIR or relative.name in (OPEN_QUESTIONS_NOTEBOOK, OPEN_QUESTIONS_FIGURE)
+
+
+def _remove_part(folder: Path, open_questions: bool) -> None:
+    """Delete one part (the study, or everything else) of a published folder."""
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*"), reverse=True):
+        if path.is_file() and is_open_questions_file(path.relative_to(folder)) == open_questions:
+            path.unlink()
+    for path in sorted(folder.rglob("*"), reverse=True):  # folders left empty, deepest first
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
 
 
 def scrub(text: str, results_dir: Path) -> str:
@@ -88,6 +111,11 @@ def publish(results_dir: Path, profile: str, destination: Path | None = None,
     files = files_to_publish(results_dir)
     if not any(path.name == layout.EVALUATION_RECORD for path in files):
         raise PublishError(f"nothing to publish: {results_dir} holds no evaluation record")
+    # the main part is published only by a run that made it (an --open-questions-only run has prepared.json too)
+    parts = {is_open_questions_file(path.relative_to(results_dir)) for path in files}
+    if not layout.completed_runs(results_dir):
+        parts.discard(False)
+        files = [path for path in files if is_open_questions_file(path.relative_to(results_dir))]
     staged: dict[Path, bytes] = {}
     failures: list[str] = []
     for path in files:
@@ -99,14 +127,17 @@ def publish(results_dir: Path, profile: str, destination: Path | None = None,
         staged[relative] = text.encode("utf-8")
     if failures:
         raise PublishError("not published, these files would leak machine details:\n  " + "\n  ".join(failures))
-    shutil.rmtree(destination, ignore_errors=True)
+    for part in parts:  # replace the parts this run made, keep the other
+        _remove_part(destination, open_questions=part)
     for relative, data in staged.items():
         target = destination / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-    figures = sorted(layout.figures_dir(results_dir).glob("*.png"))
+    figures = sorted(path for path in layout.figures_dir(results_dir).glob("*.png")
+                     if is_open_questions_file(Path(path.name)) in parts)
     if figures:
-        shutil.rmtree(figures_destination, ignore_errors=True)
+        for part in parts:
+            _remove_part(figures_destination, open_questions=part)
         figures_destination.mkdir(parents=True, exist_ok=True)
         for figure in figures:
             shutil.copy2(figure, figures_destination / figure.name)

@@ -6,6 +6,7 @@ runs this). It executes the notebooks with papermill, in order::
         02_training   (seed, M)               -> <results>/seed<S>/M<M>/training.json
         03_evaluation (seed, M)               -> <results>/seed<S>/M<M>/evaluation.json
     04_results                                -> <results>/table1.csv, table2.csv, ... and figures/
+    05_open_questions (--open-questions)      -> <results>/open_questions/study.json, comparisons.csv, ...
 
 A stage is skipped only when its record holds the run key the stage would write now (see
 :mod:`.runkey`); otherwise it runs, and the line says which part of the key changed. An unfinished
@@ -34,7 +35,7 @@ from aac_subsampling import layout, paths, runkey
 from aac_subsampling.profiles import PROFILES, SUBSAMPLING_FACTORS, get_profile
 
 NOTEBOOKS = {"prepare": "01_data_preparation", "training": "02_training", "evaluation": "03_evaluation",
-             "results": "04_results"}
+             "results": "04_results", "open_questions": "05_open_questions"}
 BOOTSTRAP_RESAMPLES = 1000
 
 log = logging.getLogger("aac_subsampling.run")
@@ -58,6 +59,8 @@ class RunOptions:
     jobs: int | None = None  # None: default_jobs()
     kernel: str = "aac-subsampling"
     preflight: bool = True
+    open_questions: bool = False  # also run notebook 05 (its seeds and M are the notebook's defaults)
+    open_questions_only: bool = False  # data preparation and notebook 05, no main sweep
 
     def __post_init__(self) -> None:
         get_profile(self.profile)  # names the profile when unknown
@@ -101,9 +104,9 @@ def default_jobs(device: str, gpus: list[int]) -> int:
     if gpus or device.startswith("cuda"):
         return 1
     if device == "auto":
-        import torch
+        from aac_subsampling.devices import resolve_device  # imports torch: only when "auto" must be resolved
 
-        if torch.cuda.is_available():
+        if resolve_device("auto").type == "cuda":
             return 1
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
@@ -146,6 +149,12 @@ def parse_arguments(argv: list[str] | None = None) -> RunOptions:
     parser.add_argument("--jobs", type=int, default=None,
                         help="trainings at once per device (default: 2 on a CPU of 2+ cores, one thread each; 1 per GPU)")
     parser.add_argument("--kernel", default="aac-subsampling", help="Jupyter kernel that runs the notebooks")
+    extra = parser.add_mutually_exclusive_group()
+    extra.add_argument("--open-questions", action="store_true",
+                       help="after the tables, run notebook 05 (padding, batches, the authors' code, attention: "
+                            "4 variants x seeds 0-2 x M 1 and 16; about 40 min on 2 CPU cores with quick)")
+    extra.add_argument("--open-questions-only", action="store_true",
+                       help="data preparation and notebook 05 only (it trains its own baseline runs)")
     parser.add_argument("--no-preflight", dest="preflight", action="store_false", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     chosen_seeds = _flat(args.seeds) if args.seeds is not None else [args.seed if args.seed is not None else 0]
@@ -153,7 +162,8 @@ def parse_arguments(argv: list[str] | None = None) -> RunOptions:
         return RunOptions(profile=args.profile, data_dir=args.data_dir, results_dir=args.results_dir,
                           device=args.device, seeds=chosen_seeds, factors=_flat(args.factors), max_epochs=args.max_epochs,
                           force=args.force, publish=args.publish, gpus=args.gpus, jobs=args.jobs,
-                          kernel=args.kernel, preflight=args.preflight)
+                          kernel=args.kernel, preflight=args.preflight, open_questions=args.open_questions,
+                          open_questions_only=args.open_questions_only)
     except ValueError as error:
         parser.error(str(error))
         raise  # unreachable: parser.error exits
@@ -209,6 +219,17 @@ def results_stage(options: RunOptions) -> Stage:
     return Stage("results tables", NOTEBOOKS["results"], NOTEBOOKS["results"],
                  Path(options.results_dir) / layout.SUMMARY_RECORD,
                  lambda: runkey.results_key(options.results_dir),
+                 _common_parameters(options))
+
+
+def open_questions_stage(options: RunOptions) -> Stage:
+    from aac_subsampling.open_questions import variants
+
+    results = Path(options.results_dir)
+    return Stage("open questions", NOTEBOOKS["open_questions"], NOTEBOOKS["open_questions"],
+                 variants.study_record_path(results),
+                 lambda: variants.study_key(options.profile, results, variants.default_seeds(options.profile),
+                                            variants.DEFAULT_FACTORS, options.max_epochs),
                  _common_parameters(options))
 
 
@@ -289,6 +310,13 @@ class Engine:
     def run(self) -> None:
         options = self.options
         self.run_stage(prepare_stage(options))
+        if not options.open_questions_only:
+            self.run_main()
+        if options.open_questions or options.open_questions_only:
+            self.run_stage(open_questions_stage(options))
+
+    def run_main(self) -> None:
+        options = self.options
         pairs = [(seed, factor) for seed in options.seeds for factor in options.factors]
         if len(options.lanes) > 1:
             self.train_in_parallel(pairs)

@@ -17,10 +17,9 @@ from typing import Any
 
 from aac_subsampling import __version__, layout
 from aac_subsampling.config import Config
+from aac_subsampling.data.clotho_card import CAPTION_FILES  # split -> its captions CSV (fingerprinted below)
 from aac_subsampling.paths import relative_to_project
 from aac_subsampling.profiles import get_profile
-
-CAPTION_FILES = {split: f"clotho_captions_{split}.csv" for split in ("development", "evaluation")}
 
 
 def digest(data: bytes | str) -> str:
@@ -55,10 +54,13 @@ def corpus_identity(data_dir: Path) -> dict[str, Any]:
     }
 
 
-def training_config(profile: str, factor: int, seed: int, max_epochs: int | None = None) -> Config:
-    """The configuration of one training: the profile's, with the epoch cap applied (device left out:
-    it changes where a run computes, not what)."""
+def training_config(profile: str, factor: int, seed: int, max_epochs: int | None = None,
+                    overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+    """The configuration of one training: the profile's, a variant's ``overrides`` on top (notebook 05), with
+    the epoch cap applied (device left out: it changes where a run computes, not what)."""
     config = get_profile(profile).config(subsampling_factor=factor, seed=seed)
+    if overrides:
+        config = config.with_overrides(overrides)
     if max_epochs is not None:
         if max_epochs < 1:
             raise ValueError(f"max_epochs must be a positive integer, not {max_epochs}")
@@ -86,14 +88,14 @@ def prepare_key(profile: str, data_dir: Path) -> dict[str, Any]:
 
 
 def training_key(profile: str, data_dir: Path, factor: int, seed: int, max_epochs: int | None,
-                 prepared_record: Path) -> dict[str, Any]:
+                 prepared_record: Path, overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "stage": "training",
         "profile": get_profile(profile).name,
         "seed": int(seed),
         "M": int(factor),
         "max_epochs_cap": max_epochs,
-        **config_key(training_config(profile, factor, seed, max_epochs)),
+        **config_key(training_config(profile, factor, seed, max_epochs, overrides)),
         "corpus": corpus_identity(data_dir),
         "package_version": __version__,
         "upstream": file_digest(prepared_record),

@@ -2,8 +2,8 @@
 
 Nothing here types a number: every cell of our tables is read from the
 ``<results>/seed<S>/M<M>/evaluation.json`` records (and the per-clip files beside them) written by the
-evaluation step. The paper's numbers are package data (``paper_data/paper_table*.csv``), used only for
-side-by-side columns and always labelled as the paper's.
+evaluation step. The paper's numbers are in :mod:`aac_subsampling.paper`, used only for side-by-side
+columns and always labelled as the paper's.
 
 Files (names from :mod:`aac_subsampling.layout`):
 
@@ -19,23 +19,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from aac_subsampling import layout
+from aac_subsampling import layout, paper
 from aac_subsampling.analysis.records import RunKey, load_evaluation_records, seeds_by_factor
 from aac_subsampling.analysis.seeds import seed_mean_table, seed_summary
 from aac_subsampling.evaluation import METRIC_NAMES
+from aac_subsampling.paper import PAPER_LABEL
 from aac_subsampling.profiles import SUBSAMPLING_FACTORS
 
 TABLE2_COLUMNS = ["M", "T_L_min", "T_L_max", "reduction_percent", "inference_time_s", "parameters_D4367"]
 TABLE2_EXTRA_COLUMNS = ["inference_time_s_std", "n_seeds", "corpus_T_L_min", "corpus_T_L_max", "eval_clips",
                         "n_layers", "device"]
-PAPER_LABEL = "paper (Clotho v1)"
 
 __all__ = [
     "METRIC_NAMES", "PAPER_LABEL", "TABLE2_COLUMNS", "Tables", "display_table1", "factors_of",
@@ -51,14 +50,14 @@ def reduction_percent(factor: int, n_layers: int = 3) -> float:
 
 def paper_table1() -> pd.DataFrame:
     """The paper's Table 1 (Clotho v1 evaluation split), index = metric, columns M=1 .. M=16."""
-    with resources.files("aac_subsampling").joinpath("paper_data/paper_table1.csv").open() as handle:
-        return pd.read_csv(handle, index_col="metric")
+    frame = pd.DataFrame.from_dict(dict(paper.TABLE1), orient="index", columns=list(paper.TABLE1_COLUMNS))
+    frame.index.name = "metric"
+    return frame
 
 
 def paper_table2() -> pd.DataFrame:
     """The paper's Table 2 (lengths, reduction, inference time on the authors' GPU)."""
-    with resources.files("aac_subsampling").joinpath("paper_data/paper_table2.csv").open() as handle:
-        return pd.read_csv(handle)
+    return pd.DataFrame(list(paper.TABLE2), columns=list(paper.Table2Row._fields))
 
 
 def load_records(results_dir: Path | str) -> dict[RunKey, dict[str, Any]]:
@@ -96,8 +95,8 @@ def table2(records: Mapping[RunKey, Mapping[str, Any]]) -> pd.DataFrame:
         times = [float(r["inference_time_s"]) for r in runs]
         rows.append({
             "M": factor,
-            "T_L_min": _single([r["encoder_lengths"]["1292"] for r in runs], "T_L for 1292 frames", factor),
-            "T_L_max": _single([r["encoder_lengths"]["2584"] for r in runs], "T_L for 2584 frames", factor),
+            **{column: _single([r["encoder_lengths"][str(frames)] for r in runs], f"T_L for {frames} frames", factor)
+               for column, frames in paper.TABLE2_INPUT_FRAMES.items()},
             "reduction_percent": round(reduction_percent(factor, n_layers), 4),
             "inference_time_s": round(float(np.mean(times)), 3),
             "parameters_D4367": _single([r["parameters_D4367"] for r in runs], "parameters_D4367", factor),

@@ -1,6 +1,6 @@
 """Caption normalisation, the vocabulary and word frequencies.
 
-The vocabulary follows the authors' code (SPEC, Tokens): every caption is wrapped as
+The vocabulary follows the authors' code (paper Sec. 3.1; docs/method.md, section 2): every caption is wrapped as
 ``<sos> caption <eos>``, lower-cased, the characters ``, . ! ? ; : "`` are removed, the rest is split
 on white space, and words are numbered in order of first appearance over the development captions
 only. On Clotho v1 this gives D = 4367 (4365 words, ``<sos>``, ``<eos>``).
@@ -20,7 +20,12 @@ _REMOVED_CHARACTERS = str.maketrans("", "", ',.!?;:"')
 
 
 def normalise_caption(caption: str) -> list[str]:
-    """Lower-case, drop ``, . ! ? ; : "`` and split on white space (no ``<sos>``/``<eos>``)."""
+    """Lower-case, drop ``, . ! ? ; : "`` and split on white space (no ``<sos>``/``<eos>``).
+
+    The project's one caption-to-words normaliser (vocabulary, synthetic captions' lengths, diversity). Not the
+    metrics' tokenisation (:mod:`aac_subsampling.evaluation.tokenization`, PTB), which splits rather than
+    deletes: "dog's" stays one word here, and a glued "a,b" becomes "ab".
+    """
     return caption.lower().translate(_REMOVED_CHARACTERS).split()
 
 

@@ -9,7 +9,6 @@ killed at any point and resumed ends with the same weights as an uninterrupted r
 from __future__ import annotations
 
 import copy
-import os
 import pickle
 import random
 import time
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from aac_subsampling.atomic import atomic_path
 from aac_subsampling.batching import CaptionDataset
 from aac_subsampling.config import Config
 from aac_subsampling.devices import resolve_device  # re-exported: callers import it from here too
@@ -107,10 +107,8 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Write atomically: a run killed while saving keeps the previous checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        torch.save(payload, temporary)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

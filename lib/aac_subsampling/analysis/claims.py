@@ -15,12 +15,11 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from aac_subsampling.evaluation.metrics import METRIC_NAMES
+from aac_subsampling.evaluation import METRIC_NAMES
+from aac_subsampling.paper import PAPER_PARAMETERS, PAPER_VOCABULARY_SIZE, TABLE2_INPUT_FRAMES
 
 HOLDS, FAILS, UNTESTABLE, NOT_SHOWN = "holds", "does not hold", "not testable here", "not shown (interval includes 0)"
 CLAIM_COLUMNS = ["claim", "kind", "verdict", "evidence"]
-PAPER_PARAMETERS = 4_573_711  # the paper's count at D = 4367 (see the spec)
-INPUT_FRAMES = {"T_L_min": 1292, "T_L_max": 2584}  # Table 2's inputs: 15 s and 30 s of audio
 
 
 def _row(claim: str, kind: str, verdict: str, evidence: str) -> dict[str, str]:
@@ -62,7 +61,7 @@ def reduction_claim(table2: pd.DataFrame, paper2: pd.DataFrame | None = None) ->
     wrong, shown = [], []
     for row in table2.itertuples():
         steps = int(row.M) ** (int(row.n_layers) - 1)
-        for column, frames in INPUT_FRAMES.items():
+        for column, frames in TABLE2_INPUT_FRAMES.items():
             if int(getattr(row, column)) != frames // steps:
                 wrong.append(f"M={row.M}: T_L={getattr(row, column)} for {frames} frames, "
                              f"floor({frames}/{row.M}^{int(row.n_layers) - 1}) = {frames // steps}")
@@ -74,13 +73,14 @@ def reduction_claim(table2: pd.DataFrame, paper2: pd.DataFrame | None = None) ->
         shown.append(f"M={row.M}: {formula:.4f} %")
     if wrong:
         return _row(claim, "structural", FAILS, "; ".join(wrong))
-    return _row(claim, "structural", HOLDS, "T_L = floor(T / M^(L-1)) for T = 1292 and 2584; reduction "
+    inputs = " and ".join(str(frames) for frames in TABLE2_INPUT_FRAMES.values())
+    return _row(claim, "structural", HOLDS, f"T_L = floor(T / M^(L-1)) for T = {inputs}; reduction "
                 + ", ".join(shown) + " (the paper's values truncated to 2 decimals)")
 
 
 def parameters_claim(table2: pd.DataFrame) -> dict[str, str]:
     """Sub-sampling adds no parameters: the same count for every M, 4,573,711 at D = 4367."""
-    claim = f"parameters unchanged across M ({PAPER_PARAMETERS:,} at D = 4367)"
+    claim = f"parameters unchanged across M ({PAPER_PARAMETERS:,} at D = {PAPER_VOCABULARY_SIZE})"
     if table2.empty:
         return _row(claim, "structural", UNTESTABLE, "no evaluated M")
     counts = {int(m): int(p) for m, p in zip(table2["M"], table2["parameters_D4367"])}

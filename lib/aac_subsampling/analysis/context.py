@@ -36,15 +36,13 @@ import numpy as np
 import pandas as pd
 
 from aac_subsampling import paths
-from aac_subsampling.data.clotho import CLOTHO_V1_FILES, file_url
+from aac_subsampling.data.clotho_card import CAPTION_FILES, CLOTHO_V1_FILES, file_url
 from aac_subsampling.data.download import download_file, md5sum
-from aac_subsampling.evaluation.metrics import METRIC_NAMES, EvaluationResult, MeteorScorer, evaluate_captions
-from aac_subsampling.evaluation.spice import find_java
+from aac_subsampling.evaluation import METRIC_NAMES, EvaluationResult, MeteorScorer, evaluate_captions, find_java
 from aac_subsampling.profiles import get_profile
 from aac_subsampling.tokens import normalise_caption
 
 CAPTIONS_ENV = "AAC_CLOTHO_CAPTIONS_DIR"
-CAPTION_FILES = {"development": "clotho_captions_development.csv", "evaluation": "clotho_captions_evaluation.csv"}
 CONTEXT_COLUMNS = ["paper_M1", "paper_M16", "constant_caption", "human_ceiling", "note"]
 CONTEXT_VERSION = 1  # bump when a rule below changes, so that cached contexts are recomputed
 CONSTANT_RULE = ("the development caption with the highest mean unigram F1 (words: lower-cased, "
@@ -110,7 +108,7 @@ def find_clotho_captions(folder: str | os.PathLike[str] | None = None) -> Captio
 
 def fetch_clotho_captions(dest: str | os.PathLike[str], progress: bool = True) -> Path:
     """Download only the two caption files of Zenodo record 3490684 into ``dest`` (md5-verified, see
-    :data:`aac_subsampling.data.clotho.CLOTHO_V1_FILES`); return ``dest``. Files already there with the
+    :data:`aac_subsampling.data.clotho_card.CLOTHO_V1_FILES`); return ``dest``. Files already there with the
     right md5 are not downloaded again."""
     dest = Path(dest)
     wanted = set(CAPTION_FILES.values())

@@ -19,14 +19,17 @@ import numpy as np
 import pandas as pd
 
 from aac_subsampling import layout
-from aac_subsampling.evaluation.bootstrap import BLEU_STAT_COLUMNS, METEOR_STAT_COLUMNS, meteor_from_stats
-from aac_subsampling.evaluation.metrics import METRIC_NAMES, bleu_scores, cider_scores, rouge_scores
+from aac_subsampling.evaluation import METRIC_NAMES
+from aac_subsampling.evaluation.bleu import BLEU_STAT_COLUMNS, bleu_scores
+from aac_subsampling.evaluation.cider import cider_scores
+from aac_subsampling.evaluation.meteor import METEOR_STAT_COLUMNS, meteor_from_stats
+from aac_subsampling.evaluation.rouge import rouge_scores
+from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_PARAMETERS, SUBSAMPLING_FACTORS
 
 EVENTS = ("a dog barks", "rain falls on a metal roof", "a car passes by on a wet road", "birds sing in the trees",
           "people talk in a busy room", "water flows in a small stream", "a door creaks open slowly")
 ENDINGS = ("", "loudly", "in the distance", "nearby", "over and over", "while wind blows")
 SPICE_REASON = "fake run: SPICE not computed"
-PAPER_PARAMETERS = 4_573_711
 
 Quality = Callable[[int, int], float]  # (seed, M) -> share of clips captioned with their own event
 
@@ -101,15 +104,16 @@ def _history(seed: int, factor: int, rng: np.random.Generator) -> list[dict[str,
 def fake_record(factor: int, metrics: dict[str, float | None], seed: int, n_clips: int,
                 inference_time_s: float = 10.0) -> dict[str, object]:
     """An ``evaluation.json`` record with the paper's structural figures for ``factor`` (L = 3)."""
+    shortest, longest = CLOTHO_FRAME_RANGE
     unavailable = {m: SPICE_REASON for m in ("SPICE",) if metrics.get(m) is None}
     if metrics.get("SPIDEr") is None:
         unavailable["SPIDEr"] = f"needs SPICE: {SPICE_REASON}"
     return {
         "M": factor, "metrics": {m: metrics.get(m) for m in METRIC_NAMES}, "unavailable": unavailable,
         "inference_time_s": float(inference_time_s),
-        "encoder_lengths": {"1292": 1292 // factor // factor, "2584": 2584 // factor // factor},
-        "corpus_encoder_lengths": {"min": 1292 // factor // factor, "max": 2584 // factor // factor,
-                                   "frames_min": 1292, "frames_max": 2584},
+        "encoder_lengths": {str(frames): frames // factor // factor for frames in CLOTHO_FRAME_RANGE},
+        "corpus_encoder_lengths": {"min": shortest // factor // factor, "max": longest // factor // factor,
+                                   "frames_min": shortest, "frames_max": longest},
         "n_layers": 3, "parameters_D4367": PAPER_PARAMETERS, "n_clips": n_clips, "device": "cpu",
         "run": {"seed": seed},
     }
@@ -136,7 +140,7 @@ def write_run(results_dir: Path | str, seed: int, factor: int, per_clip: pd.Data
 def write_fake_results(
     results_dir: Path | str,
     seeds: Sequence[int] = (0, 1, 2),
-    factors: Sequence[int] = (1, 2, 4, 8, 16),
+    factors: Sequence[int] = SUBSAMPLING_FACTORS,
     n_clips: int = 70,
     quality: Quality = default_quality,
     rng_seed: int = 0,

@@ -12,7 +12,7 @@ identical systems get 0, a system better on every draw gets 1).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import pandas as pd
 
 from aac_subsampling.analysis import resampling
 from aac_subsampling.analysis.records import (
+    ClipScores,
     RunKey,
     load_evaluation_records,
     metric_value,
@@ -28,7 +29,7 @@ from aac_subsampling.analysis.records import (
     unavailable_reason,
 )
 from aac_subsampling.analysis.seeds import load_all_clip_scores
-from aac_subsampling.evaluation.metrics import METRIC_NAMES
+from aac_subsampling.evaluation import METRIC_NAMES
 
 COMPARISON_COLUMNS = ["metric", "M", "difference", "ci_low", "ci_high", "share_better", "n_seeds", "n_clips",
                       "n_resamples", "baseline_M", "score", "baseline_score", "confidence", "seeds", "unavailable"]
@@ -79,12 +80,22 @@ def compare_to_baseline(
                 continue
             ours = [runs[(s, factor)] for s in both]
             theirs = [runs[(s, baseline)] for s in both]
-            score = float(resampling.seed_mean_scores(ours, metric, everything)[0])
-            base = float(resampling.seed_mean_scores(theirs, metric, everything)[0])
-            replicates = (resampling.seed_mean_scores(ours, metric, weights)
-                          - resampling.seed_mean_scores(theirs, metric, weights))
-            low, high = resampling.percentile_interval(replicates, confidence)
-            row |= {"difference": score - base, "ci_low": low, "ci_high": high,
-                    "share_better": float(np.mean(replicates > 0)), "score": score, "baseline_score": base}
-            rows.append(row)
+            rows.append(row | paired_difference(ours, theirs, metric, weights, everything, confidence))
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def paired_difference(ours: Sequence[ClipScores], theirs: Sequence[ClipScores], metric: str, weights: np.ndarray,
+                      everything: np.ndarray | None = None, confidence: float = 0.95) -> dict[str, float]:
+    """Seed-mean score of ``ours`` minus that of ``theirs`` (seed-matched runs on the same clips, in the same
+    order), its percentile interval over the replicates ``weights`` (:func:`.resampling.draw_weights`) and
+    the share of replicates in which ``ours`` scores strictly higher."""
+    if len(ours) != len(theirs) or not ours:
+        raise ValueError(f"paired runs must come in seed-matched pairs (got {len(ours)} and {len(theirs)})")
+    everything = resampling.full_weights(ours[0].n_clips) if everything is None else everything
+    score = float(resampling.seed_mean_scores(ours, metric, everything)[0])
+    base = float(resampling.seed_mean_scores(theirs, metric, everything)[0])
+    replicates = (resampling.seed_mean_scores(ours, metric, weights)
+                  - resampling.seed_mean_scores(theirs, metric, weights))
+    low, high = resampling.percentile_interval(replicates, confidence)
+    return {"difference": score - base, "ci_low": low, "ci_high": high,
+            "share_better": float(np.mean(replicates > 0)), "score": score, "baseline_score": base}

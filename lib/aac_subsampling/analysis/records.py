@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from aac_subsampling import layout
-from aac_subsampling.evaluation.metrics import METRIC_NAMES
+from aac_subsampling.evaluation import METRIC_NAMES
 
 RunKey = tuple[int, int]  # (seed, M)
 
@@ -78,7 +78,7 @@ class ClipScores:
 
     ``per_clip``: index ``clip_id``, one float column per metric (NaN for unavailable metrics).
     ``stats``: same index, BLEU/METEOR sufficient statistics (see
-    :mod:`aac_subsampling.evaluation.bootstrap`); may have no columns.
+    :mod:`aac_subsampling.evaluation.bleu`, :mod:`~aac_subsampling.evaluation.meteor`); may have no columns.
     """
 
     seed: int

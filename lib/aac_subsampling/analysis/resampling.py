@@ -7,9 +7,9 @@ which is exact and needs no ``(n_resamples, n_clips, n_stats)`` array:
 
 * ROUGE_L, CIDEr, SPICE, SPIDEr: the weighted mean of the per-clip scores (their corpus score is the
   mean of per-clip scores);
-* BLEU1-4: :func:`~aac_subsampling.evaluation.bootstrap.bleu_from_stats` of the weighted sum of the
+* BLEU1-4: :func:`~aac_subsampling.evaluation.bleu.bleu_from_stats` of the weighted sum of the
   per-clip n-gram counts (corpus BLEU is built from summed counts, not a mean);
-* METEOR: :func:`~aac_subsampling.evaluation.bootstrap.meteor_from_stats` of the weighted sum of the
+* METEOR: :func:`~aac_subsampling.evaluation.meteor.meteor_from_stats` of the weighted sum of the
   per-clip alignment statistics.
 
 With the same seed these are the replicates :func:`~aac_subsampling.evaluation.bootstrap.bootstrap_ci`
@@ -28,13 +28,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from aac_subsampling.analysis.records import ClipScores
-from aac_subsampling.evaluation.bootstrap import (
-    BLEU_STAT_COLUMNS,
-    METEOR_STAT_COLUMNS,
-    bleu_from_stats,
-    meteor_from_stats,
-    resample_indices,
-)
+from aac_subsampling.evaluation.bleu import BLEU_STAT_COLUMNS, bleu_from_stats
+from aac_subsampling.evaluation.bootstrap import resample_indices
+from aac_subsampling.evaluation.meteor import METEOR_STAT_COLUMNS, meteor_from_stats
 
 _BLEU = ("BLEU1", "BLEU2", "BLEU3", "BLEU4")
 

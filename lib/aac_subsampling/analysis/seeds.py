@@ -31,7 +31,7 @@ from aac_subsampling.analysis.records import (
     seeds_by_factor,
     unavailable_reason,
 )
-from aac_subsampling.evaluation.metrics import METRIC_NAMES
+from aac_subsampling.evaluation import METRIC_NAMES
 
 SUMMARY_COLUMNS = ["metric", "M", "mean", "std", "n_seeds", "ci_low", "ci_high", "confidence", "n_clips",
                    "n_resamples", "method", "unavailable"]

@@ -1,15 +1,7 @@
 """Clotho v1 (Zenodo record 3490684): download, verify, extract, and an offline presence check.
 
-Layout under ``root`` once fetched (what the reader expects)::
-
-    root/clotho_audio_development.7z        (kept after extraction, md5-verified)
-    root/clotho_audio_evaluation.7z
-    root/clotho_captions_development.csv
-    root/clotho_captions_evaluation.csv
-    root/clotho_metadata_development.csv
-    root/clotho_metadata_evaluation.csv
-    root/development/*.wav                  (2893 files)
-    root/evaluation/*.wav                   (1045 files)
+The corpus's facts (splits, counts, file names, md5s, URLs, the layout under ``root`` once fetched) and
+the fetch plan are in :mod:`aac_subsampling.data.clotho_card`; this module carries the plan out.
 
 Downloads stream through ``urllib`` into ``<file>.part``, resume with an HTTP Range request after an
 interruption, wait and ask again when Zenodo answers 429 (too many requests) or 5xx, and are
@@ -26,14 +18,26 @@ import io
 import logging
 import os
 import shutil
-import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
+from aac_subsampling.data.clotho_card import (
+    CAPTIONS_PER_CLIP,
+    CLOTHO_V1_COUNTS,
+    CLOTHO_V1_FILES,
+    SPLITS,
+    ZENODO_RECORD_URL,
+    RemoteFile,
+    by_hand_message,
+    captions_file,
+    count_wavs,
+    download_line,
+    file_url,
+    plan_fetch,
+)
 from aac_subsampling.data.download import (
     ChecksumMismatchError,
     DownloadError,
@@ -54,31 +58,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ZENODO_RECORD_URL = "https://zenodo.org/record/3490684/files"
-SPLITS = ("development", "evaluation")
-CAPTIONS_PER_CLIP = 5
-CLOTHO_V1_COUNTS: Mapping[str, int] = {"development": 2893, "evaluation": 1045}
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One file of the Zenodo record: its name, md5, split and role (audio archive or CSV)."""
-
-    name: str
-    md5: str
-    split: str
-    kind: str  # "audio" (a 7z archive unpacking to <split>/), "captions" or "metadata"
-
-
-CLOTHO_V1_FILES: tuple[RemoteFile, ...] = (
-    RemoteFile("clotho_audio_development.7z", "e3ce88561b317cc3825e8c861cae1ec6", "development", "audio"),
-    RemoteFile("clotho_captions_development.csv", "dd568352389f413d832add5cf604529f", "development", "captions"),
-    RemoteFile("clotho_metadata_development.csv", "582c18ee47cebdbe33dce1feeab53a56", "development", "metadata"),
-    RemoteFile("clotho_audio_evaluation.7z", "4569624ccadf96223f19cb59fe4f849f", "evaluation", "audio"),
-    RemoteFile("clotho_captions_evaluation.csv", "1b16b9e57cf7bdb7f13a13802aeb57e2", "evaluation", "captions"),
-    RemoteFile("clotho_metadata_evaluation.csv", "13946f054d4e1bf48079813aac61bf77", "evaluation", "metadata"),
-)
-
 
 class ClothoError(FetchError):
     """Base class of the Clotho-specific errors."""
@@ -92,26 +71,13 @@ class ClothoLayoutError(ClothoError):
     """The extracted copy does not hold the expected files (wrong counts, missing CSV rows)."""
 
 
-def file_url(name: str, base_url: str | None = None) -> str:
-    """Download URL of ``name``: Zenodo's ``.../files/<name>?download=1`` unless ``base_url`` is given."""
-    base = (base_url or ZENODO_RECORD_URL).rstrip("/")
-    return f"{base}/{urllib.request.quote(name)}?download=1"
-
-
-def _count_wavs(folder: Path) -> int:
-    if not folder.is_dir():
-        return 0
-    with os.scandir(folder) as entries:
-        return sum(1 for e in entries if e.name.lower().endswith(".wav") and e.is_file())
-
-
 def _split_problems(root: Path, split: str, expected: int | None, files: Sequence[RemoteFile]) -> list[str]:
     """What is missing for one split (cheap: a directory count and file existence, no network)."""
     problems = []
     for remote in files:
         if remote.split == split and remote.kind == "captions" and not (root / remote.name).is_file():
             problems.append(f"{root / remote.name} is missing")
-    n_wavs = _count_wavs(root / split)
+    n_wavs = count_wavs(root / split)
     if n_wavs == 0:
         problems.append(f"{root / split}/ holds no .wav files")
     elif expected is not None and n_wavs != expected:
@@ -145,6 +111,36 @@ def clotho_v1_present(
 ) -> bool:
     """True when an extracted Clotho v1 copy is complete under ``root`` (see :func:`describe_missing`)."""
     return describe_missing(root, expected_counts, files) == ""
+
+
+def other_clotho_format_corpus(
+    root: str | os.PathLike[str], files: Sequence[RemoteFile] = CLOTHO_V1_FILES,
+    expected_counts: Mapping[str, int] = CLOTHO_V1_COUNTS,
+) -> str | None:
+    """A description of the Clotho-format corpus under ``root`` when it is complete but is not Clotho v1 (other
+    clip counts: a Clotho-shaped or synthetic corpus, a subset); None otherwise.
+
+    Complete means: both captions CSVs, and every file they list present in its split folder, with no other wav.
+    A partly extracted Clotho v1 lists files it does not hold, so it is never taken for another corpus.
+    """
+    root = Path(root)
+    if describe_missing(root, None, files):
+        return None
+    counts = {}
+    for split in SPLITS:
+        with (root / captions_file(split)).open(newline="", encoding="utf-8", errors="replace") as handle:
+            listed = {row[0] for row in list(csv.reader(handle))[1:] if row}
+        held = {path.name for path in (root / split).glob("*.wav")}
+        if listed != held:
+            return None
+        counts[split] = len(listed)
+    if all(counts[split] == expected_counts.get(split) for split in SPLITS):
+        return None
+    marker = next((name for name in ("clotho_shaped_corpus.json", "synthetic_corpus.json") if (root / name).is_file()),
+                  None)
+    made_by = f", made by this project ({marker})" if marker else ""
+    return (f"a Clotho-format corpus that is not Clotho v1: {counts['development']} + {counts['evaluation']} clips, "
+            f"not {expected_counts['development']} + {expected_counts['evaluation']}{made_by}")
 
 
 def verify_clotho_layout(
@@ -249,15 +245,9 @@ def _manual_instructions(root: Path, missing: Sequence[RemoteFile], base_url: st
                          status: int | None = None) -> str:
     """What to download by hand and where to put it. ``status``: the HTTP status that stopped the
     download (a busy or refusing server is not a missing network, and must not be called one)."""
-    lines = [f"  {file_url(r.name, base_url)}  (md5 {r.md5})" for r in missing]
     why = "no network?" if status is None else f"the server answered {http_status_text(status)}"
-    return (
-        f"Clotho v1 is not available and cannot be downloaded ({why}). Download these files:\n"
-        + "\n".join(lines)
-        + f"\nand put them in {root.resolve()}/ (keep the file names), then run again: the 7z archives "
-        f"are checked and unpacked to {root.resolve()}/development/ and {root.resolve()}/evaluation/. "
-        "Or pass `existing=` pointing at an already extracted Clotho v1 copy."
-    )
+    return by_hand_message(root, [download_line(remote, base_url) for remote in missing], why,
+                           then="Then run again, or pass `existing=` pointing at an already extracted Clotho v1 copy.")
 
 
 def fetch_clotho_v1(
@@ -298,28 +288,19 @@ def fetch_clotho_v1(
         return root
     root.mkdir(parents=True, exist_ok=True)
 
-    to_download: list[RemoteFile] = []
-    to_extract: list[RemoteFile] = []
-    for remote in files:
-        path = root / remote.name
-        if remote.kind == "audio":
-            if not _split_problems(root, remote.split, expected_counts.get(remote.split), []):
-                continue  # this split's audio folder is already complete
-            to_extract.append(remote)
-        if not path.is_file():
-            to_download.append(remote)
+    plan = plan_fetch(root, files, expected_counts)  # the preflight reads the same plan
     try:
-        for remote in to_download:
+        for remote in plan.download:
             download_file(file_url(remote.name, base_url), root / remote.name, remote.md5, progress,
                           timeout=timeout)
     except DownloadError as exc:
         raise ClothoNotAvailableError(
-            f"{exc}\n" + _manual_instructions(root, to_download, base_url, exc.status)
+            f"{exc}\n" + _manual_instructions(root, plan.download, base_url, exc.status)
         ) from exc
 
-    for remote in to_extract:
+    for remote in plan.extract:
         archive = root / remote.name
-        if remote not in to_download:  # downloaded by an earlier run or by hand: check it first
+        if remote not in plan.download:  # downloaded by an earlier run or by hand: check it first
             verify_or_move_aside(archive, remote.md5, remote.name, progress)
         _extract_archive(archive, root, remote.split, progress)
         if not keep_archives:

@@ -40,6 +40,7 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm.auto import tqdm
 
+from aac_subsampling.atomic import atomic_path, write_json_atomic
 from aac_subsampling.config import FeatureConfig
 from aac_subsampling.features import extract_features, log_mel_energies
 
@@ -159,9 +160,7 @@ def _read_manifest(directory: Path, cfg: FeatureConfig) -> dict[str, dict[str, A
 
 def _write_manifest(directory: Path, cfg: FeatureConfig, entries: dict[str, dict[str, Any]]) -> None:
     doc = {"format": CACHE_FORMAT, "config": cfg.cache_key(), "clips": dict(sorted(entries.items()))}
-    tmp = directory / f".{MANIFEST}.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, directory / MANIFEST)
+    write_json_atomic(directory / MANIFEST, doc, indent=1)
 
 
 def content_hash(data: bytes) -> str:
@@ -227,10 +226,8 @@ def _extract_one(audio_path: str, npy_path: str, cfg: FeatureConfig) -> tuple[in
     with open(audio_path, "rb") as handle:
         data = handle.read()
     features = extract_features(audio_path, cfg, data=data)
-    tmp = f"{npy_path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as handle:
+    with atomic_path(npy_path) as temporary, open(temporary, "wb") as handle:  # np.save(path) would add ".npy"
         np.save(handle, features)
-    os.replace(tmp, npy_path)
     return features.shape[0], features.shape[1], content_hash(data)
 
 

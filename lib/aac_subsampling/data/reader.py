@@ -23,6 +23,7 @@ from pathlib import Path
 
 import soundfile as sf
 
+from aac_subsampling.data.clotho_card import CAPTIONS_PER_CLIP, captions_file
 from aac_subsampling.features import wav_frame_counts
 
 __all__ = [
@@ -33,7 +34,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CAPTION_COLUMNS = tuple(f"caption_{k}" for k in range(1, 6))
+CAPTION_COLUMNS = tuple(f"caption_{k}" for k in range(1, CAPTIONS_PER_CLIP + 1))
 CSV_HEADER = ("file_name",) + CAPTION_COLUMNS
 
 # kind -> what it means; the order is the order of the error message
@@ -125,7 +126,7 @@ class ClothoFormatError(ValueError):
 
 def captions_csv_path(root: str | os.PathLike[str], split: str) -> Path:
     """``<root>/clotho_captions_<split>.csv``."""
-    return Path(root) / f"clotho_captions_{split}.csv"
+    return Path(root) / captions_file(split)
 
 
 def decode_utf8(data: bytes, path: Path) -> str:
@@ -191,7 +192,7 @@ def read_split(
     *,
     skip_bad: bool = False,
     check_audio: bool = True,
-    captions_per_clip: int = 5,
+    captions_per_clip: int = CAPTIONS_PER_CLIP,
 ) -> ReadResult:
     """Read one split of a Clotho-format corpus, checking every row and every wav.
 

@@ -1,34 +1,49 @@
 """Caption evaluation: the DCASE 2020 coco-caption metrics, SPICE support and bootstrap CIs.
 
-Main entry point: :func:`evaluate_captions` (see :mod:`.metrics`). Caption
-tokenisation (PTB and its pure-Python fallback): :mod:`.tokenization`. The
-persistent METEOR process: :mod:`.meteor`. SPICE prerequisites and its
-command line: :mod:`.spice`. Confidence intervals over clips:
-:func:`bootstrap_ci` (:mod:`.bootstrap`).
+One module per concept:
+
+* :mod:`.evaluate`: :func:`evaluate_captions` (the entry point), :class:`EvaluationResult`,
+  :class:`ResultFiles`, input validation and the order the metrics run in.
+* :mod:`.tokenization`: caption tokenisation (Stanford PTBTokenizer, and its pure-Python fallback).
+* :mod:`.bleu`: BLEU1-4 and its per-clip sufficient statistics (:func:`bleu_from_stats`).
+* :mod:`.meteor`: the persistent METEOR 1.5 process and METEOR's formula (:func:`meteor_from_stats`).
+* :mod:`.rouge`: ROUGE-L. :mod:`.cider`: CIDEr-D (reported as "CIDEr").
+* :mod:`.spice`: SPICE 1.0 (jars, command line, run with its timeout, CoreNLP download).
+* :mod:`.spider`: SPIDEr, composed from CIDEr-D and SPICE.
+* :mod:`.bootstrap`: bootstrap confidence intervals over clips (:func:`bootstrap_ci`).
+* :mod:`.java`: the one Java finder (:func:`find_java`) and what happens without Java.
+* :mod:`.coco`: where pycocoevalcap's jars are, and its input format.
 """
 
-from .bootstrap import bleu_from_stats, bootstrap_ci, meteor_from_stats
-from .meteor import MeteorScorer
-from .metrics import (
-    JAVA_METRICS,
-    METRIC_NAMES,
-    ClipIdMismatchError,
-    EvaluationResult,
-    JavaNotFoundError,
-    MetricUnavailableWarning,
-    ResultFiles,
-    evaluate_captions,
-)
-from .spice import (
-    CORENLP_URL,
-    SpiceUnavailableError,
-    fetch_corenlp,
-    find_java,
-    java_major_version,
-    spice_command,
-    spice_status,
-)
-from .tokenization import fallback_tokenize, ptb_tokenize
+from importlib import import_module
+from typing import Any
+
+# Names are imported on first use (PEP 562), so that ``from aac_subsampling.evaluation.java import find_java``
+# (the preflight) does not pay for pandas and pycocoevalcap.
+_HOMES = {
+    "bleu_from_stats": "bleu", "bootstrap_ci": "bootstrap",
+    "METRIC_NAMES": "evaluate", "ClipIdMismatchError": "evaluate", "EvaluationResult": "evaluate",
+    "ResultFiles": "evaluate", "evaluate_captions": "evaluate",
+    "JAVA_METRICS": "java", "JavaNotFoundError": "java", "MetricUnavailableWarning": "java", "find_java": "java",
+    "java_major_version": "java",
+    "MeteorScorer": "meteor", "meteor_from_stats": "meteor",
+    "CORENLP_URL": "spice", "SpiceUnavailableError": "spice", "fetch_corenlp": "spice", "spice_command": "spice",
+    "spice_status": "spice",
+    "fallback_tokenize": "tokenization", "ptb_tokenize": "tokenization",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_HOMES[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_HOMES))
+
 
 __all__ = [
     "CORENLP_URL",

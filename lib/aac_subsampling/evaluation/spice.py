@@ -1,34 +1,26 @@
-"""Java runtime discovery and the SPICE 1.0 metric.
+"""The SPICE 1.0 metric: its jars, its command line, one run with a timeout, and fetching CoreNLP.
 
-SPICE (Anderson et al., 2016) is a Java program (``spice-1.0.jar``, shipped
-inside pycocoevalcap's ``spice/`` folder). It parses captions into scene graphs
-with Stanford CoreNLP 3.6.0, whose two jars (``stanford-corenlp-3.6.0.jar`` and
-``stanford-corenlp-3.6.0-models.jar``, ~400 MB zipped) are *not* shipped by any
-package: pycocoevalcap's ``Spice()`` constructor downloads them on first use.
-This module never constructs that class. Instead it
+SPICE (Anderson et al., 2016) is a Java program (``spice-1.0.jar``, shipped inside pycocoevalcap's ``spice/``
+folder). It parses captions into scene graphs with Stanford CoreNLP 3.6.0, whose two jars
+(``stanford-corenlp-3.6.0.jar`` and ``stanford-corenlp-3.6.0-models.jar``, ~400 MB zipped) are *not* shipped by
+any package: pycocoevalcap's ``Spice()`` constructor downloads them on first use. This module never constructs
+that class. Instead it
 
-* checks the prerequisites up front (:func:`spice_status`), without touching
-  the network;
+* checks the prerequisites up front (:func:`spice_status`), without touching the network;
 * offers :func:`fetch_corenlp` for machines that do have internet access;
-* runs SPICE itself (:func:`run_spice`) with a command line from
-  :func:`spice_command`, which adds the JVM flags that pycocoevalcap cannot
-  pass: ``--add-opens`` for Java 9+ (SPICE's LMDB cache serialiser reflects
-  into ``java.base``) and, for Java 15+, a standalone Nashorn JavaScript engine
-  on the class path (SPICE pretty-prints its JSON output through the
-  ``JavaScript`` script engine, which the JDK dropped in Java 15).
+* runs SPICE itself (:func:`run_spice`) with a command line from :func:`spice_command`, which adds the JVM
+  flags that pycocoevalcap cannot pass: ``--add-opens`` for Java 9+ (SPICE's LMDB cache serialiser reflects
+  into ``java.base``) and, for Java 15+, a standalone Nashorn JavaScript engine on the class path (SPICE
+  pretty-prints its JSON output through the ``JavaScript`` script engine, which the JDK dropped in Java 15).
 
-The Java helpers (:func:`find_java`, :func:`java_major_version`) live here as
-well because SPICE is the most demanding Java user; METEOR and the PTB
-tokeniser reuse them.
+The Java runtime comes from :mod:`.java`; SPIDEr, built on SPICE, is in :mod:`.spider`.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -36,8 +28,10 @@ import urllib.request
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
+
+from .coco import pycocoevalcap_dir
+from .java import find_java, java_major_version
 
 __all__ = [
     "CORENLP_JARS",
@@ -49,11 +43,7 @@ __all__ = [
     "corenlp_jar_paths",
     "default_spice_cache",
     "fetch_corenlp",
-    "find_java",
-    "java_major_version",
     "javascript_engine_jars",
-    "parse_java_version",
-    "pycocoevalcap_dir",
     "run_spice",
     "spice_command",
     "spice_status",
@@ -72,20 +62,15 @@ _CORENLP_MODELS_PREFIX = "edu/stanford/nlp/models/"
 SPICE_JAR_NAME = "spice-1.0.jar"
 SPICE_MAIN_CLASS = "edu.anu.spice.SpiceScorer"
 SPICE_XMX = "8G"
-#: Seconds one SPICE run may take before it is killed. A Clotho-size evaluation (1045 clips, six
-#: captions each, parsed by CoreNLP on a cold parse cache) takes minutes, not half an hour; a run
-#: past that is stuck (a JVM hung on memory or on a lock of its LMDB cache) and would otherwise
-#: hold up the whole evaluation for ever.
+#: Seconds one SPICE run may take before it is killed. A Clotho-size evaluation (1045 clips, six captions each,
+#: parsed by CoreNLP on a cold parse cache) takes minutes, not half an hour; a run past that is stuck (a JVM hung
+#: on memory or on a lock of its LMDB cache) and would otherwise hold up the whole evaluation for ever.
 SPICE_TIMEOUT_S = 1800.0
 
-#: ``--add-opens`` targets SPICE 1.0 needs on Java 9+ (its LMDB/FST cache
-#: serialises JDK objects reflectively; Java 16+ refuses that by default).
+#: ``--add-opens`` targets SPICE 1.0 needs on Java 9+ (its LMDB/FST cache serialises JDK objects reflectively;
+#: Java 16+ refuses that by default).
 JAVA_ADD_OPENS = (
-    "java.base/java.lang",
-    "java.base/java.util",
-    "java.base/java.math",
-    "java.base/java.net",
-    "java.base/java.text",
+    "java.base/java.lang", "java.base/java.util", "java.base/java.math", "java.base/java.net", "java.base/java.text",
     "java.base/java.util.concurrent",
 )
 
@@ -106,86 +91,8 @@ class SpiceUnavailableError(RuntimeError):
 
 
 # --------------------------------------------------------------------------
-# Java runtime discovery
-# --------------------------------------------------------------------------
-
-
-def find_java(java: str | os.PathLike[str] | None = None) -> str | None:
-    """Return an executable Java launcher, or ``None`` when there is none.
-
-    ``java`` may be a path or a command name. When it is ``None`` the ``java``
-    on ``PATH`` is used, then ``$JAVA_HOME/bin/java``. An explicit ``java``
-    that does not resolve gives ``None`` (no silent fallback to another JVM).
-    """
-    if java is not None:
-        candidate = os.fspath(java)
-        if os.sep in candidate or (os.altsep and os.altsep in candidate):
-            path = Path(candidate)
-            return str(path) if path.is_file() and os.access(path, os.X_OK) else None
-        return shutil.which(candidate)
-    found = shutil.which("java")
-    if found:
-        return found
-    home = os.environ.get("JAVA_HOME")
-    if home:
-        path = Path(home) / "bin" / "java"
-        if path.is_file() and os.access(path, os.X_OK):
-            return str(path)
-    return None
-
-
-_VERSION_QUOTED = re.compile(r'version\s+"([^"]+)"')
-_VERSION_BARE = re.compile(r"(?:openjdk|java)\s+(\d+(?:\.\d+)*)", re.IGNORECASE)
-
-
-def parse_java_version(text: str) -> int:
-    """Major Java version from ``java -version`` output.
-
-    ``1.8.0_292`` -> 8, ``17.0.15`` -> 17, ``21-ea`` -> 21. Raises ``ValueError``
-    when no version can be found.
-    """
-    match = _VERSION_QUOTED.search(text) or _VERSION_BARE.search(text)
-    if match is None:
-        raise ValueError(f"no Java version in {text.strip()[:200]!r}")
-    parts = re.findall(r"\d+", match.group(1))
-    if not parts:
-        raise ValueError(f"no Java version in {match.group(1)!r}")
-    major = int(parts[0])
-    if major == 1 and len(parts) > 1:
-        major = int(parts[1])
-    return major
-
-
-@lru_cache(maxsize=16)
-def _java_version_output(java: str) -> str:
-    proc = subprocess.run(
-        [java, "-version"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        timeout=60,
-        check=False,
-    )
-    return proc.stdout.decode("utf-8", errors="replace")
-
-
-def java_major_version(java: str) -> int:
-    """Major version of the JVM behind ``java`` (runs ``java -version`` once)."""
-    return parse_java_version(_java_version_output(java))
-
-
-# --------------------------------------------------------------------------
 # Where the jars are
 # --------------------------------------------------------------------------
-
-
-def pycocoevalcap_dir() -> Path:
-    """Folder of the installed pycocoevalcap package."""
-    # pycocoevalcap 1.2 is a namespace package (no __init__.py): use its path.
-    spec = importlib.util.find_spec("pycocoevalcap")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("pycocoevalcap is not installed")
-    return Path(next(iter(spec.submodule_search_locations))).resolve()
 
 
 def _spice_dir(spice_dir: Path | None) -> Path:
@@ -201,9 +108,8 @@ def corenlp_jar_paths(spice_dir: Path | None = None) -> tuple[Path, Path]:
 def default_spice_cache() -> Path:
     """Persistent SPICE parse cache (``$XDG_CACHE_HOME/aac_subsampling/spice``).
 
-    SPICE caches CoreNLP parses of captions in an LMDB database; reusing it
-    across evaluations makes repeated runs on the same references much faster.
-    It is deliberately *not* per run.
+    SPICE caches CoreNLP parses of captions in an LMDB database; reusing it across evaluations makes repeated
+    runs on the same references much faster. It is deliberately *not* per run.
     """
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "aac_subsampling" / "spice"
@@ -235,16 +141,12 @@ def _jar_problem(path: Path) -> str | None:
 # --------------------------------------------------------------------------
 
 
-def spice_status(
-    java: str | os.PathLike[str] | None = None, *, spice_dir: Path | None = None
-) -> tuple[bool, str]:
+def spice_status(java: str | os.PathLike[str] | None = None, *, spice_dir: Path | None = None) -> tuple[bool, str]:
     """Can SPICE run here? Returns ``(available, reason)``.
 
-    Checked, in order and without any network access: a Java runtime, its
-    version, ``spice-1.0.jar``, the two CoreNLP 3.6.0 jars in ``spice/lib``
-    (present and valid zip files), and, for Java 15+, a standalone Nashorn
-    JavaScript engine in ``spice/lib``. ``reason`` is a one-line explanation
-    (``"ok"`` when available).
+    Checked, in order and without any network access: a Java runtime, its version, ``spice-1.0.jar``, the two
+    CoreNLP 3.6.0 jars in ``spice/lib`` (present and valid zip files), and, for Java 15+, a standalone Nashorn
+    JavaScript engine in ``spice/lib``. ``reason`` is a one-line explanation (``"ok"`` when available).
     """
     java_path = find_java(java)
     if java_path is None:
@@ -261,18 +163,16 @@ def spice_status(
     jar_problems = [p for p in map(_jar_problem, corenlp_jar_paths(folder)) if p]
     if jar_problems:
         return False, (
-            f"Stanford CoreNLP 3.6.0 jars unusable ({'; '.join(jar_problems)}) in "
-            f"{folder / 'lib'}; no package ships them: run "
-            "aac_subsampling.evaluation.fetch_corenlp() on a machine with internet"
+            f"Stanford CoreNLP 3.6.0 jars unusable ({'; '.join(jar_problems)}) in {folder / 'lib'}; no package "
+            "ships them: run aac_subsampling.evaluation.fetch_corenlp() on a machine with internet"
         )
     if major >= JAVA_WITHOUT_NASHORN:
         _, missing = javascript_engine_jars(folder / "lib")
         if missing:
             return False, (
-                f"Java {major} has no JavaScript engine (Nashorn was removed in Java 15), "
-                "which SPICE 1.0 needs to write its output: use Java 8-14 (java=...) or put "
-                f"nashorn-core-15.x and its asm jars ({', '.join(missing)} missing) in "
-                f"{folder / 'lib'}"
+                f"Java {major} has no JavaScript engine (Nashorn was removed in Java 15), which SPICE 1.0 needs to "
+                "write its output: use Java 8-14 (java=...) or put nashorn-core-15.x and its asm jars "
+                f"({', '.join(missing)} missing) in {folder / 'lib'}"
             )
     return True, "ok"
 
@@ -291,25 +191,20 @@ def spice_command(
 ) -> list[str]:
     """Command line that runs SPICE 1.0 on ``input_json``.
 
-    The jar is started by main class with ``-cp`` rather than ``-jar`` so that
-    extra jars can join the class path; the ``Class-Path`` in spice-1.0.jar's
-    manifest (CoreNLP and the other ``lib/`` jars) still applies.
+    The jar is started by main class with ``-cp`` rather than ``-jar`` so that extra jars can join the class
+    path; the ``Class-Path`` in spice-1.0.jar's manifest (CoreNLP and the other ``lib/`` jars) still applies.
 
-    * ``java_major``: the JVM's major version (``java -version`` is run when
-      ``None``). For 9+ the :data:`JAVA_ADD_OPENS` flags are added (Java 8
-      rejects them).
-    * ``extra_classpath``: jars appended to the class path; ``None`` means the
-      standalone Nashorn jars in the jar's ``lib/`` folder when Java >= 15.
-    * Arguments as pycocoevalcap passes them: ``-cache``, ``-out``, ``-subset``,
-      ``-silent``; ``-threads`` only when ``threads`` is given.
+    * ``java_major``: the JVM's major version (``java -version`` is run when ``None``). For 9+ the
+      :data:`JAVA_ADD_OPENS` flags are added (Java 8 rejects them).
+    * ``extra_classpath``: jars appended to the class path; ``None`` means the standalone Nashorn jars in the
+      jar's ``lib/`` folder when Java >= 15.
+    * Arguments as pycocoevalcap passes them: ``-cache``, ``-out``, ``-subset``, ``-silent``; ``-threads`` only
+      when ``threads`` is given.
     """
     major = java_major if java_major is not None else java_major_version(java)
     if extra_classpath is None:
-        extra: Sequence[Path] = (
-            javascript_engine_jars(Path(spice_jar).parent / "lib")[0]
-            if major >= JAVA_WITHOUT_NASHORN
-            else []
-        )
+        nashorn = major >= JAVA_WITHOUT_NASHORN
+        extra: Sequence[Path] = javascript_engine_jars(Path(spice_jar).parent / "lib")[0] if nashorn else []
     else:
         extra = extra_classpath
     command = [java, f"-Xmx{xmx}"]
@@ -371,15 +266,13 @@ def run_spice(
 ) -> SpiceRun:
     """Score already-tokenised captions with SPICE.
 
-    Writes the input JSON (``image_id`` = position, ``test``, ``refs``) into
-    ``run_dir``, runs :func:`spice_command` and reads the per-clip ``All``
-    F-score. The corpus score is the plain mean of those, as pycocoevalcap
-    computes it (a NaN clip score makes it NaN). ``runner`` is
-    ``subprocess.run`` or a stand-in with the same call signature (tests).
-    ``timeout``: seconds before SPICE is killed (default :data:`SPICE_TIMEOUT_S`,
-    30 min; ``None`` waits for ever). Raises ``RuntimeError`` with SPICE's last
-    stderr words when it fails, and one naming the timeout when it is killed
-    (the caller then reports SPICE as unavailable with that reason).
+    Writes the input JSON (``image_id`` = position, ``test``, ``refs``) into ``run_dir``, runs
+    :func:`spice_command` and reads the per-clip ``All`` F-score. The corpus score is the plain mean of those, as
+    pycocoevalcap computes it (a NaN clip score makes it NaN). ``runner`` is ``subprocess.run`` or a stand-in
+    with the same call signature (tests). ``timeout``: seconds before SPICE is killed (default
+    :data:`SPICE_TIMEOUT_S`, 30 min; ``None`` waits for ever). Raises ``RuntimeError`` with SPICE's last stderr
+    words when it fails, and one naming the timeout when it is killed (the caller then reports SPICE as
+    unavailable with that reason).
     """
     if len(references) != len(predictions):
         raise ValueError("references and predictions differ in length")
@@ -389,31 +282,18 @@ def run_spice(
     cache.mkdir(parents=True, exist_ok=True)
     input_json = run_dir / "spice_input.json"
     output_json = run_dir / "spice_output.json"
-    items = [
-        {"image_id": i, "test": pred, "refs": list(refs)}
-        for i, (pred, refs) in enumerate(zip(predictions, references))
-    ]
+    pairs = enumerate(zip(predictions, references))
+    items = [{"image_id": i, "test": pred, "refs": list(refs)} for i, (pred, refs) in pairs]
     input_json.write_text(json.dumps(items), encoding="utf-8")
     command = spice_command(
-        java,
-        folder / SPICE_JAR_NAME,
-        input_json,
-        output_json,
-        cache,
-        java_major=java_major,
-        threads=threads,
+        java, folder / SPICE_JAR_NAME, input_json, output_json, cache, java_major=java_major, threads=threads
     )
     log = run_dir / "spice_log.txt"
     with open(log, "wb") as log_file:
         try:
             proc = runner(
-                command,
-                cwd=str(folder),
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                timeout=timeout,
-                check=False,
+                command, cwd=str(folder), stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                timeout=timeout, check=False,
             )
         except subprocess.TimeoutExpired as exc:  # subprocess.run has killed and reaped it
             raise RuntimeError(
@@ -448,35 +328,25 @@ def _check_corenlp_jar(path: Path, *, models: bool) -> None:
         raise RuntimeError(f"{path.name} from the CoreNLP zip is not a valid jar")
     with zipfile.ZipFile(path) as jar:
         names = jar.namelist()
-    ok = (
-        any(n.startswith(_CORENLP_MODELS_PREFIX) for n in names)
-        if models
-        else _CORENLP_PROBE_ENTRY in names
-    )
+    ok = any(n.startswith(_CORENLP_MODELS_PREFIX) for n in names) if models else _CORENLP_PROBE_ENTRY in names
     if not ok:
         raise RuntimeError(f"{path.name} does not look like a CoreNLP 3.6.0 jar")
 
 
-def fetch_corenlp(
-    dest: Path | None = None, url: str = CORENLP_URL, *, timeout: float = 120.0
-) -> tuple[Path, Path]:
+def fetch_corenlp(dest: Path | None = None, url: str = CORENLP_URL, *, timeout: float = 120.0) -> tuple[Path, Path]:
     """Download Stanford CoreNLP 3.6.0 and install the two jars SPICE needs.
 
-    For machines with internet access (this project's build machines have
-    none). Downloads ``url`` (the zip pycocoevalcap's ``get_stanford_models``
-    uses, ~400 MB), extracts ``stanford-corenlp-3.6.0.jar`` and
-    ``stanford-corenlp-3.6.0-models.jar`` into ``dest`` (default:
-    pycocoevalcap's ``spice/lib``, where SPICE's manifest looks) and returns
-    their paths. Existing jars are replaced atomically only after the new
-    ones passed the checks.
+    For machines with internet access (this project's build machines have none). Downloads ``url`` (the zip
+    pycocoevalcap's ``get_stanford_models`` uses, ~400 MB), extracts ``stanford-corenlp-3.6.0.jar`` and
+    ``stanford-corenlp-3.6.0-models.jar`` into ``dest`` (default: pycocoevalcap's ``spice/lib``, where SPICE's
+    manifest looks) and returns their paths. Existing jars are replaced atomically only after the new ones
+    passed the checks.
 
-    Verification: no published checksum of this zip could be found from a
-    source we trust, so no size or SHA-256 is pinned. Instead the download
-    must be a valid zip, both members are read to their end (which checks
-    each member's CRC-32 against the archive), each extracted file must be a
-    valid jar, the code jar must contain
-    ``edu/stanford/nlp/pipeline/StanfordCoreNLP.class`` and the models jar
-    entries under ``edu/stanford/nlp/models/``.
+    Verification: no published checksum of this zip could be found from a source we trust, so no size or SHA-256
+    is pinned. Instead the download must be a valid zip, both members are read to their end (which checks each
+    member's CRC-32 against the archive), each extracted file must be a valid jar, the code jar must contain
+    ``edu/stanford/nlp/pipeline/StanfordCoreNLP.class`` and the models jar entries under
+    ``edu/stanford/nlp/models/``.
     """
     target_dir = Path(dest) if dest is not None else corenlp_jar_paths()[0].parent
     target_dir.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .spice import pycocoevalcap_dir
+from .coco import pycocoevalcap_dir
 
 __all__ = ["fallback_tokenize", "ptb_tokenize"]
 

@@ -50,7 +50,8 @@ def band_noise(rng: Rng, n: int, sr: int, lo: float, hi: float, tilt: float = 0.
     m = next_fast_len(n, real=True)  # FFT sizes with small prime factors only: several times faster
     spectrum = np.fft.rfft(rng.standard_normal(m))
     freqs = np.fft.rfftfreq(m, 1.0 / sr)
-    gain = np.clip((freqs - 0.8 * lo) / (0.2 * lo + 1e-9), 0.0, 1.0) * np.clip((1.2 * hi - freqs) / (0.2 * hi), 0.0, 1.0)
+    gain = (np.clip((freqs - 0.8 * lo) / (0.2 * lo + 1e-9), 0.0, 1.0)
+            * np.clip((1.2 * hi - freqs) / (0.2 * hi), 0.0, 1.0))
     if tilt:
         gain = gain * (np.maximum(freqs, lo) / lo) ** (tilt / 6.02)
     out = np.fft.irfft(spectrum * gain, m)[:n]

@@ -2,7 +2,8 @@
 
 For a paper-scale dry run without the Clotho audio (a 7z download of several GB):
 :func:`generate_clotho_shaped_corpus` reads the two real caption files and writes, in Clotho's
-layout (what :mod:`.reader` and :func:`.clotho.clotho_v1_present` expect)::
+layout (what :mod:`aac_subsampling.data.reader` and :func:`aac_subsampling.data.clotho.clotho_v1_present`
+expect)::
 
     out/clotho_captions_development.csv    the real rows (file name + 5 captions), Clotho's header
     out/clotho_captions_evaluation.csv
@@ -12,7 +13,7 @@ layout (what :mod:`.reader` and :func:`.clotho.clotho_v1_present` expect)::
 
 Each clip's audio is a pure function of (seed, file name): a duration drawn uniformly in
 [min_seconds, max_seconds], band-limited noise under a slow random envelope (a continuous
-background) and a few impulsive events of :mod:`.synth_events`. It carries no information about the
+background) and a few impulsive events of :mod:`.events`. It carries no information about the
 captions: the point is the shapes (names, lengths, counts), the speed and the memory of the whole
 pipeline at Clotho's scale, not what a model learns.
 
@@ -41,8 +42,9 @@ import numpy as np
 import soundfile as sf
 
 from aac_subsampling.data.reader import CSV_HEADER
-from aac_subsampling.data.synth_events import IMPULSIVE, band_noise, render_event, smooth_random
-from aac_subsampling.data.synthetic import MIN_DURATION, captions_csv_bytes, refuse_foreign_wavs, write_if_changed
+from aac_subsampling.data.synthetic.corpus import captions_csv_bytes, refuse_foreign_wavs, write_if_changed
+from aac_subsampling.data.synthetic.events import IMPULSIVE, band_noise, render_event, smooth_random
+from aac_subsampling.data.synthetic.presets import MIN_DURATION
 
 __all__ = ["SPLITS", "SAMPLE_RATE", "MARKER", "ClothoShapedSummary", "read_caption_rows", "clip_samples",
            "expected_frames", "generate_clotho_shaped_corpus", "main"]
@@ -269,7 +271,7 @@ def generate_clotho_shaped_corpus(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m aac_subsampling.data.clotho_shaped",
+        prog="python -m aac_subsampling.data.synthetic.clotho_shaped",
         description="Write Clotho v1's file names and captions with synthetic audio, in Clotho's layout.")
     parser.add_argument("--captions-dir", required=True, type=Path,
                         help="folder with clotho_captions_development.csv and clotho_captions_evaluation.csv")

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aac_subsampling.tokens import normalise_caption
+
 __all__ = ["Mention", "Slot", "LEXICON", "COUNT_WORDS", "MIN_WORDS", "MAX_WORDS", "make_captions", "caption_words",
            "captions_fit", "vocabulary"]
 
@@ -221,8 +223,8 @@ CAPTION_STYLES = {"varied": _sentence, "regular": _regular_sentence}
 
 
 def caption_words(caption: str) -> list[str]:
-    """Words of a caption as the tokenizer will see them (lower case, punctuation removed)."""
-    return re.sub(r"[,.!?;:\"]", " ", caption.lower()).split()
+    """Words of a caption as the vocabulary sees them: :func:`aac_subsampling.tokens.normalise_caption`."""
+    return normalise_caption(caption)
 
 
 def _finish(sentence: str) -> str:

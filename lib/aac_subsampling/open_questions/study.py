@@ -1,0 +1,243 @@
+"""Notebook 05's study: train the variants, decode the paper's models every way, compare, write verdicts.
+
+Every comparison is paired: the same evaluation clips, seed-matched runs, the difference of seed-mean
+corpus scores and its percentile bootstrap interval over clips
+(:func:`aac_subsampling.analysis.paired.paired_difference`, as for Table 1's comparisons with M = 1).
+Written under ``<results>/open_questions/``: ``comparisons.csv``, ``changed_captions.csv``,
+``verdicts.csv``, ``study.json``; the figure goes to the results folder's ``figures/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aac_subsampling import layout
+from aac_subsampling.analysis import resampling
+from aac_subsampling.analysis.paired import paired_difference
+from aac_subsampling.analysis.records import ClipScores, load_clip_scores
+from aac_subsampling.evaluation import METRIC_NAMES
+from aac_subsampling.open_questions.batch import REFERENCE_DECODE, changed_captions_table, decode_dir
+from aac_subsampling.open_questions.variants import (
+    BASELINE,
+    DEFAULT_RESAMPLES,
+    STUDY_RECORD,
+    open_questions_dir,
+    study_record_path,
+    variant_dir,
+)
+
+COMPARISONS_FILE = "comparisons.csv"
+CHANGED_FILE = "changed_captions.csv"
+VERDICTS_FILE = "verdicts.csv"
+FIGURE_FILE = "open_questions.png"
+PRIMARY_METRIC = "CIDEr"  # the verdicts lead with it (SPIDEr needs SPICE, which may be unavailable)
+FIGURE_METRICS = ("BLEU4", "METEOR", "ROUGE_L", "CIDEr")
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str
+    title: str
+    variant: str | None  # the variant compared with the paper's model; None: question (a), decodes only
+
+
+QUESTIONS: tuple[Question, ...] = (
+    Question("batch", "(a) Does a clip's caption depend on the other clips of its batch?", None),
+    Question("padding", "(b) Zeros or the log-mel value of silence in front of shorter clips?", "silence_padding"),
+    Question("authors_code", "(c) The paper's method or what the authors' code ran?", "authors_code"),
+    Question("attention", "(d) The paper's decoder or an attention decoder?", "attention"),
+)
+COMPARED_DECODES = ("padded_batched", "packed_alone", "packed_batched")  # each against REFERENCE_DECODE
+
+
+def training_jobs(seeds: Sequence[int], factors: Sequence[int]) -> list[tuple[str, int, int]]:
+    """Every (variant, seed, M) the study needs, the slowest (M = 1) first so that parallel lanes balance."""
+    variants = [BASELINE] + [q.variant for q in QUESTIONS if q.variant]
+    return [(v, s, m) for m in sorted(factors) for s in seeds for v in variants]
+
+
+def _job(profile: str, variant: str, factor: int, seed: int, results_dir: str, device: str,
+         max_epochs: int | None, threads: int) -> tuple[str, int, int, float]:
+    import torch
+
+    from aac_subsampling.open_questions.variants import train_and_evaluate
+
+    torch.set_num_threads(threads)
+    started = time.perf_counter()
+    train_and_evaluate(profile, variant, factor, seed, results_dir, device=device, max_epochs=max_epochs)
+    return variant, seed, factor, time.perf_counter() - started
+
+
+def run_trainings(profile: str, results_dir: Path | str, seeds: Sequence[int], factors: Sequence[int],
+                  device: str = "auto", max_epochs: int | None = None, jobs: int = 1) -> pd.DataFrame:
+    """Train and evaluate every variant (reusing current records), ``jobs`` at a time; one line per job."""
+    todo = training_jobs(seeds, factors)
+    jobs = max(1, min(int(jobs), len(todo)))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    arguments = [(profile, v, m, s, str(results_dir), device, max_epochs, threads) for v, s, m in todo]
+    done = []
+    if jobs == 1:
+        for args in arguments:
+            done.append(_job(*args))
+            print(f"{done[-1][0]} seed={done[-1][1]} M={done[-1][2]}: ready ({done[-1][3]:.0f} s)", flush=True)
+    else:  # separate processes (spawned: a forked torch may deadlock), one thread each on a CPU
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(_job, *args) for args in arguments]
+            for future in as_completed(futures):
+                done.append(future.result())
+                print(f"{done[-1][0]} seed={done[-1][1]} M={done[-1][2]}: ready ({done[-1][3]:.0f} s)", flush=True)
+    return pd.DataFrame(done, columns=["variant", "seed", "M", "seconds"]).sort_values(["M", "variant", "seed"])
+
+
+def _runs(folder: Path, seeds: Sequence[int], factor: int) -> list[ClipScores]:
+    return [load_clip_scores(folder, seed, factor) for seed in seeds]
+
+
+def _compare(question: str, label: str, ours: list[ClipScores], theirs: list[ClipScores], factor: int,
+             seeds: Sequence[int], n_resamples: int, seed: int) -> list[dict[str, Any]]:
+    weights = resampling.draw_weights(ours[0].n_clips, n_resamples, seed)
+    rows = []
+    for metric in METRIC_NAMES:
+        row: dict[str, Any] = {"question": question, "comparison": label, "M": factor, "metric": metric,
+                               "n_seeds": len(ours), "n_clips": ours[0].n_clips, "n_resamples": n_resamples,
+                               "seeds": " ".join(str(s) for s in seeds)}
+        if all(resampling.is_available(r, metric) for r in ours + theirs):
+            row |= paired_difference(ours, theirs, metric, weights)
+        rows.append(row)
+    return rows
+
+
+def compare_all(results_dir: Path | str, seeds: Sequence[int], factors: Sequence[int], n_resamples: int = 1000,
+                seed: int = 0) -> pd.DataFrame:
+    """Every paired comparison of the study (one row per question, comparison, M and metric)."""
+    rows: list[dict[str, Any]] = []
+    paper = variant_dir(results_dir, BASELINE)
+    for factor in sorted(factors):
+        alone = _runs(decode_dir(results_dir, REFERENCE_DECODE), seeds, factor)
+        for decode in COMPARED_DECODES:
+            ours = _runs(decode_dir(results_dir, decode), seeds, factor)
+            rows += _compare("batch", f"{decode} - {REFERENCE_DECODE}", ours, alone, factor, seeds, n_resamples, seed)
+        for question in QUESTIONS:
+            if question.variant:
+                ours = _runs(variant_dir(results_dir, question.variant), seeds, factor)
+                rows += _compare(question.key, f"{question.variant} - {BASELINE}", ours, _runs(paper, seeds, factor),
+                                 factor, seeds, n_resamples, seed)
+    return pd.DataFrame(rows)
+
+
+def _interval_phrase(row: pd.Series) -> str:
+    return f"{row['difference']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+
+
+def _excludes_zero(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[(frame["ci_low"] > 0) | (frame["ci_high"] < 0)]
+
+
+def verdict(comparisons: pd.DataFrame, changed: pd.DataFrame, question: str, factor: int) -> str:
+    """One sentence from the numbers: the primary metric's paired difference and which intervals exclude 0."""
+    rows = comparisons[(comparisons["question"] == question) & (comparisons["M"] == factor)].dropna(
+        subset=["difference"])
+    parts = []
+    if question == "batch":
+        at = changed[changed["M"] == factor].groupby("decode")[["n_changed", "n_clips"]].sum()
+        for decode in COMPARED_DECODES:
+            parts.append(f"{decode}: {int(at.loc[decode, 'n_changed'])} of {int(at.loc[decode, 'n_clips'])} "
+                         f"captions differ from the clip decoded alone")
+        rows = rows[rows["comparison"] == f"padded_batched - {REFERENCE_DECODE}"]
+    primary = rows[rows["metric"] == PRIMARY_METRIC]
+    if len(primary):
+        parts.append(f"{primary.iloc[0]['comparison']}: {PRIMARY_METRIC} {_interval_phrase(primary.iloc[0])}")
+    clear = _excludes_zero(rows)
+    if len(clear):
+        signs = ", ".join(f"{r.metric} {'+' if r.difference > 0 else '-'}" for r in clear.itertuples())
+        parts.append(f"intervals exclude 0 for {len(clear)} of {len(rows)} metrics ({signs})")
+    elif len(rows):
+        parts.append(f"no metric's interval excludes 0 ({len(rows)} metrics)")
+    return "; ".join(parts)
+
+
+def verdicts_table(comparisons: pd.DataFrame, changed: pd.DataFrame, factors: Sequence[int]) -> pd.DataFrame:
+    rows = [{"question": q.key, "title": q.title, "M": factor, "verdict": verdict(comparisons, changed, q.key, factor)}
+            for q in QUESTIONS for factor in sorted(factors)]
+    return pd.DataFrame(rows)
+
+
+def plot_comparisons(comparisons: pd.DataFrame, metrics: Sequence[str] = FIGURE_METRICS):
+    """Paired differences with their intervals, one panel per metric, one row per comparison and M."""
+    import matplotlib.pyplot as plt
+
+    frame = comparisons.dropna(subset=["difference"])
+    labels = list(dict.fromkeys(f"{c} (M={m})" for c, m in zip(frame["comparison"], frame["M"])))
+    figure, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 0.45 * len(labels) + 1.4),
+                                sharey=True, squeeze=False)
+    for axis, metric in zip(axes[0], metrics):
+        rows = frame[frame["metric"] == metric]
+        positions = [labels.index(f"{c} (M={m})") for c, m in zip(rows["comparison"], rows["M"])]
+        errors = np.vstack([rows["difference"] - rows["ci_low"], rows["ci_high"] - rows["difference"]])
+        axis.errorbar(rows["difference"], positions, xerr=errors, fmt="o", capsize=3)
+        axis.axvline(0.0, color="grey", linewidth=1)
+        axis.set(title=metric, xlabel="paired difference")
+    axes[0][0].set_yticks(range(len(labels)), labels)
+    axes[0][0].invert_yaxis()
+    figure.tight_layout()
+    return figure
+
+
+@dataclass
+class StudyResults:
+    comparisons: pd.DataFrame
+    changed: pd.DataFrame
+    verdicts: pd.DataFrame
+    figure_path: Path | None
+
+
+def write_study(results_dir: Path | str, seeds: Sequence[int], factors: Sequence[int], decode_records: list[dict],
+                record: dict[str, Any], n_resamples: int = DEFAULT_RESAMPLES, figure: bool = True) -> StudyResults:
+    """Compare, write the tables, the verdicts, the figure and ``study.json`` (``record``: what to keep in it,
+    with the study's run key, :func:`.variants.study_key`)."""
+    from aac_subsampling.pipeline import write_json
+
+    folder = open_questions_dir(results_dir)
+    comparisons = compare_all(results_dir, seeds, factors, n_resamples)
+    changed = changed_captions_table(decode_records)
+    verdicts = verdicts_table(comparisons, changed, factors)
+    comparisons.to_csv(folder / COMPARISONS_FILE, index=False, float_format="%.6g")
+    changed.to_csv(folder / CHANGED_FILE, index=False, float_format="%.6g")
+    verdicts.to_csv(folder / VERDICTS_FILE, index=False)
+    figure_path = None
+    if figure:
+        import matplotlib.pyplot as plt
+
+        figure_path = layout.figures_dir(results_dir) / FIGURE_FILE
+        figure_path.parent.mkdir(parents=True, exist_ok=True)
+        drawn = plot_comparisons(comparisons)
+        drawn.savefig(figure_path, dpi=120, bbox_inches="tight")
+        plt.close(drawn)
+    write_json(folder / STUDY_RECORD, {**record, "seeds": list(seeds), "M": sorted(factors),
+                                       "n_resamples": n_resamples})
+    return StudyResults(comparisons, changed, verdicts, figure_path)
+
+
+def load_study(results_dir: Path | str) -> StudyResults | None:
+    """A written study's tables (e.g. the published ones), or None when there is none."""
+    folder = open_questions_dir(results_dir)
+    if not (folder / VERDICTS_FILE).is_file():
+        return None
+    figure_path = layout.figures_dir(results_dir) / FIGURE_FILE
+    return StudyResults(pd.read_csv(folder / COMPARISONS_FILE), pd.read_csv(folder / CHANGED_FILE),
+                        pd.read_csv(folder / VERDICTS_FILE), figure_path if figure_path.is_file() else None)
+
+
+def study_record(results_dir: Path | str) -> dict[str, Any]:
+    return json.loads(study_record_path(results_dir).read_text())

@@ -1,0 +1,81 @@
+"""Plain helpers shared by several test files (no fixtures, no tests).
+
+Test files import these with ``from helpers import ...`` (pytest puts ``tests/`` on ``sys.path``); a script
+started by a test in a fresh interpreter does the same after adding ``tests/`` to its ``sys.path``. Test files
+never import from each other.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from aac_subsampling import layout, runkey
+from aac_subsampling.batching import CaptionDataset
+from aac_subsampling.config import Config
+from aac_subsampling.pipeline import write_json
+from aac_subsampling.tokens import Vocabulary
+
+# A model small enough to learn four captions in seconds on one CPU core.
+TINY = {
+    "model": {"n_mels": 8, "encoder_hidden": 16, "decoder_hidden": 16, "subsampling_factor": 2, "dropout": 0.0},
+    "train": {"batch_size": 2, "learning_rate": 1e-2, "max_epochs": 60, "patience": 60, "seed": 1},
+    "device": "cpu",
+}
+CAPTIONS = {
+    "dog.wav": "a dog barks twice",
+    "bell.wav": "a bell rings loudly",
+    "rain.wav": "rain falls on a roof",
+    "car.wav": "a car engine idles",
+}
+
+
+def tiny_problem(config_overrides=TINY):
+    """(config, vocabulary, dataset, features) of four clips, one caption each."""
+    rng = np.random.default_rng(0)
+    vocabulary = Vocabulary.build(CAPTIONS.values())
+    # Each clip: a distinct random pattern repeated in time plus a little noise.
+    features = {
+        name: (np.tile(rng.normal(size=(1, 8)), (12 + 2 * i, 1)) + 0.1 * rng.normal(size=(12 + 2 * i, 8)))
+        .astype(np.float32)
+        for i, name in enumerate(CAPTIONS)
+    }
+    captions = {name: [vocabulary.encode(text)] for name, text in CAPTIONS.items()}
+    dataset = CaptionDataset(sorted(CAPTIONS), captions, features, vocabulary.eos_index)
+    return Config().with_overrides(config_overrides), vocabulary, dataset, features
+
+
+class FakeNotebooks:
+    """Writes each stage's record with the key the real pipeline writes; remembers what ran."""
+
+    def __init__(self, fail_on: tuple[int, int] | None = None):
+        self.calls: list[tuple[str, int | None, int | None]] = []
+        self.fail_on = fail_on
+
+    def __call__(self, notebook: Path, output: Path, parameters: dict, kernel: str) -> None:
+        seed, factor = parameters.get("seed"), parameters.get("M")
+        self.calls.append((notebook.stem, seed if notebook.stem[:2] in ("02", "03") else None, factor))
+        results, data = Path(parameters["results_dir"]), Path(parameters["data_dir"])
+        stem = notebook.stem
+        if stem.startswith("01"):
+            key = runkey.prepare_key(parameters["profile"], data)
+            write_json(results / layout.PREPARED_RECORD, {"key": key, "made": time.time()})
+        elif stem.startswith("02"):
+            if (seed, factor) == self.fail_on:
+                raise RuntimeError(f"training seed={seed} M={factor} diverged")
+            key = runkey.training_key(parameters["profile"], data, factor, seed, parameters["max_epochs"],
+                                      results / layout.PREPARED_RECORD)
+            write_json(layout.training_record(results, seed, factor), {"key": key, "made": time.time(),
+                                                                        "resume": parameters["resume"]})
+        elif stem.startswith("03"):
+            key = runkey.evaluation_key(layout.training_record(results, seed, factor),
+                                        parameters["bootstrap_resamples"])
+            write_json(layout.evaluation_record(results, seed, factor), {"key": key, "made": time.time()})
+        else:
+            key = runkey.results_key(results)
+            write_json(results / layout.SUMMARY_RECORD, {"key": key})
+
+    def ran(self, stem: str) -> list[tuple]:
+        return [call for call in self.calls if call[0].startswith(stem)]
