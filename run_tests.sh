@@ -28,6 +28,8 @@ run_part() {
     fi
 }
 
+run_part "lint (ruff check)" ruff check lib tests scripts benchmarks
+run_part "format (ruff format --check)" ruff format --check lib tests scripts benchmarks
 run_part "unit tests" python -m pytest tests -q
 # The notebooks take AAC_PROFILE when their profile parameter is None (aac_subsampling.notebook); nbval runs them in filename order
 # (01 -> 04) in one kernel per notebook, from this environment (--nbval-current-env).

@@ -64,24 +64,35 @@ def bench(preset: str, limit: int | None, workers: int, work: Path, seed: int, c
     again = cache_features(clips, cache, FeatureConfig(), workers=workers, progress=False)
     t_reuse = time.perf_counter() - start
 
-    print(f"\n== preset {preset!r}: {n_clips} clips ({sizes['n_development']} dev + {sizes['n_evaluation']} eval), "
-          f"{audio_s:.0f} s of audio ({audio_s / max(n_clips, 1):.2f} s/clip); {cores} cores, workers={workers}")
-    print(f"  generate corpus   {t_generate:8.2f} s  ({1000 * t_generate / n_clips:.1f} ms/clip, "
-          f"{folder_bytes(root) / 1e6:.0f} MB on disk, vocabulary {summary.vocabulary_size} words)")
+    print(
+        f"\n== preset {preset!r}: {n_clips} clips ({sizes['n_development']} dev + {sizes['n_evaluation']} eval), "
+        f"{audio_s:.0f} s of audio ({audio_s / max(n_clips, 1):.2f} s/clip); {cores} cores, workers={workers}"
+    )
+    print(
+        f"  generate corpus   {t_generate:8.2f} s  ({1000 * t_generate / n_clips:.1f} ms/clip, "
+        f"{folder_bytes(root) / 1e6:.0f} MB on disk, vocabulary {summary.vocabulary_size} words)"
+    )
     print(f"  read + check      {t_read:8.2f} s")
     for w, seconds, extracted in feature_runs:
-        print(f"  features w={w:<2d}     {seconds:8.2f} s  ({1000 * seconds / n_clips:.1f} ms/clip, {extracted} extracted, "
-              f"{audio_s / seconds:.0f}x real time)")
-    print(f"  features reused   {t_reuse:8.2f} s  ({again.stats.reused if again.stats else -1} reused, "
-          f"{folder_bytes(cache) / 1e6:.0f} MB cache)")
+        print(
+            f"  features w={w:<2d}     {seconds:8.2f} s  ({1000 * seconds / n_clips:.1f} ms/clip, "
+            f"{extracted} extracted, "
+            f"{audio_s / seconds:.0f}x real time)"
+        )
+    print(
+        f"  features reused   {t_reuse:8.2f} s  ({again.stats.reused if again.stats else -1} reused, "
+        f"{folder_bytes(cache) / 1e6:.0f} MB cache)"
+    )
     full = p.n_development + p.n_evaluation
     if n_clips < full:
         full_audio = full * (p.min_duration + p.max_duration) / 2
         factor = full_audio / audio_s
         best_features = min(seconds for _, seconds, _ in feature_runs)
-        print(f"  extrapolated to the full preset ({full} clips, ~{full_audio / 3600:.1f} h of audio, x{factor:.1f} "
-              f"by audio duration): generate ~{t_generate * factor / 60:.1f} min, features "
-              f"~{best_features * factor / 60:.1f} min, disk ~{folder_bytes(root) * factor / 1e9:.1f} GB")
+        print(
+            f"  extrapolated to the full preset ({full} clips, ~{full_audio / 3600:.1f} h of audio, x{factor:.1f} "
+            f"by audio duration): generate ~{t_generate * factor / 60:.1f} min, features "
+            f"~{best_features * factor / 60:.1f} min, disk ~{folder_bytes(root) * factor / 1e9:.1f} GB"
+        )
 
 
 def main() -> None:
@@ -93,8 +104,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work-dir", type=Path, default=None, help="keep the corpus and cache here (default: temp)")
     args = parser.parse_args()
-    print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench_data_"))
     try:
         for preset in args.presets:

@@ -128,14 +128,18 @@ def main() -> None:
 
     java = find_java()
     preds, refs = synthetic_split(args.clips, args.refs, args.seed)
-    print(f"{args.clips} clips x {args.refs} references; python {platform.python_version()}, "
-          f"{os.cpu_count()} CPUs; java: {java or 'none'}; SPICE: {spice_status()[1]}")
+    print(
+        f"{args.clips} clips x {args.refs} references; python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs; java: {java or 'none'}; SPICE: {spice_status()[1]}"
+    )
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MetricUnavailableWarning)
         total, result = timed(lambda: evaluate_captions(preds, refs, spice="auto"))
-    print(f"\nevaluate_captions end to end: {total:.2f} s "
-          f"(tokenizer: {result.tokenizer}; unavailable: {', '.join(result.unavailable) or 'none'})")
+    print(
+        f"\nevaluate_captions end to end: {total:.2f} s "
+        f"(tokenizer: {result.tokenizer}; unavailable: {', '.join(result.unavailable) or 'none'})"
+    )
     print("  corpus: " + ", ".join(f"{m}={v:.4f}" for m, v in result.corpus.items() if v is not None))
     seconds, _ = timed(lambda: result.bootstrap(n_resamples=args.resamples, seed=0))
     print(f"  bootstrap_ci, {args.resamples} resamples, all metrics: {seconds:.2f} s")

@@ -31,8 +31,10 @@ def synthetic_dataset(n_clips: int, frames: int, captions_per_clip: int = CAPTIO
     generator = torch.Generator().manual_seed(0)
     features = {f"clip{i:04d}": torch.randn(frames, 64, generator=generator).numpy() for i in range(n_clips)}
     captions = {
-        clip: [torch.randint(0, PAPER_VOCABULARY_SIZE, (caption_length,), generator=generator).tolist()
-               for _ in range(captions_per_clip)]
+        clip: [
+            torch.randint(0, PAPER_VOCABULARY_SIZE, (caption_length,), generator=generator).tolist()
+            for _ in range(captions_per_clip)
+        ]
         for clip in features
     }
     return CaptionDataset(sorted(features), captions, features, eos_index=1)
@@ -65,9 +67,16 @@ def time_steps(factor: int, frames: int, steps: int, batch_size: int, mode: str,
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if target.type == "cuda":
         peak_mib = torch.cuda.max_memory_allocated() / 2**20
-    return {"M": factor, "mode": mode, "frames": frames, "step_s": sum(durations) / len(durations),
-            "encoder_passes": encoder_passes, "captions": captions, "total_s": sum(durations),
-            "peak_mib": peak_mib}
+    return {
+        "M": factor,
+        "mode": mode,
+        "frames": frames,
+        "step_s": sum(durations) / len(durations),
+        "encoder_passes": encoder_passes,
+        "captions": captions,
+        "total_s": sum(durations),
+        "peak_mib": peak_mib,
+    }
 
 
 def run_isolated(args: list[str]) -> dict:
@@ -90,11 +99,24 @@ def main() -> None:
         print(json.dumps(time_steps(args.factors[0], args.frames, args.steps, args.batch_size, args.mode, args.device)))
         return
 
-    common = ["--frames", str(args.frames), "--steps", str(args.steps), "--batch-size", str(args.batch_size),
-              "--device", args.device]
-    device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or platform.machine()
+    common = [
+        "--frames",
+        str(args.frames),
+        "--steps",
+        str(args.steps),
+        "--batch-size",
+        str(args.batch_size),
+        "--device",
+        args.device,
+    ]
+    device_name = (
+        torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or platform.machine()
+    )
     print(f"# torch {torch.__version__}, device {args.device} ({device_name}), {torch.get_num_threads()} threads")
-    print(f"# one training step: batch of {args.batch_size} clips x 5 captions, T = {args.frames}, D = {PAPER_VOCABULARY_SIZE}")
+    print(
+        f"# one training step: batch of {args.batch_size} clips x 5 captions, T = {args.frames}, "
+        f"D = {PAPER_VOCABULARY_SIZE}"
+    )
     print(f"{'M':>3} {'step_s':>8} {'vs M=1':>7} {'peak_MiB':>9}")
     baseline = None
     for factor in args.factors:
@@ -102,16 +124,23 @@ def main() -> None:
         baseline = baseline or row["step_s"]
         print(f"{factor:>3} {row['step_s']:>8.2f} {row['step_s'] / baseline:>7.2f} {row['peak_mib']:>9.0f}")
 
-    print(f"\n# the same {args.steps * args.batch_size} clips x 5 captions, M = {args.mode_factor}: "
-          "encoder once per clip (clip mode) vs once per caption (caption mode, as the authors' code)")
+    print(
+        f"\n# the same {args.steps * args.batch_size} clips x 5 captions, M = {args.mode_factor}: "
+        "encoder once per clip (clip mode) vs once per caption (caption mode, as the authors' code)"
+    )
     clip_row = run_isolated(["--factors", str(args.mode_factor), "--mode", "clip", *common])
     caption_args = [*common]
     caption_args[caption_args.index("--steps") + 1] = str(args.steps * 5)
     caption_row = run_isolated(["--factors", str(args.mode_factor), "--mode", "caption", *caption_args])
     for row in (clip_row, caption_row):
-        print(f"{row['mode']:>8}: {row['captions']} captions, {row['encoder_passes']} encoder passes, {row['total_s']:.2f} s")
-    print(f"encoder passes ratio {caption_row['encoder_passes'] / clip_row['encoder_passes']:.1f}x, "
-          f"time ratio {caption_row['total_s'] / clip_row['total_s']:.2f}x")
+        print(
+            f"{row['mode']:>8}: {row['captions']} captions, {row['encoder_passes']} encoder passes, "
+            f"{row['total_s']:.2f} s"
+        )
+    print(
+        f"encoder passes ratio {caption_row['encoder_passes'] / clip_row['encoder_passes']:.1f}x, "
+        f"time ratio {caption_row['total_s'] / clip_row['total_s']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

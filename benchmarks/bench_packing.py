@@ -43,10 +43,13 @@ def clotho_like_batch(batch_size: int, shortest: int, longest: int, seed: int = 
     rng = np.random.default_rng(seed)
     frame_counts = rng.integers(shortest, longest + 1, size=batch_size)
     frame_counts[0], frame_counts[-1] = shortest, longest  # the full spread in every batch
-    features = {f"clip{i:02d}": rng.standard_normal((int(n), 64)).astype(np.float32)
-                for i, n in enumerate(frame_counts)}
-    captions = {clip: [rng.integers(0, PAPER_VOCABULARY_SIZE, CAPTION_LENGTH).tolist()
-                       for _ in range(CAPTIONS_PER_CLIP)] for clip in features}
+    features = {
+        f"clip{i:02d}": rng.standard_normal((int(n), 64)).astype(np.float32) for i, n in enumerate(frame_counts)
+    }
+    captions = {
+        clip: [rng.integers(0, PAPER_VOCABULARY_SIZE, CAPTION_LENGTH).tolist() for _ in range(CAPTIONS_PER_CLIP)]
+        for clip in features
+    }
     dataset = CaptionDataset(sorted(features), captions, features, eos_index=1)
     return next(dataset.batches(batch_size, "clip", seed=0, epoch=0, shuffle=False))
 
@@ -120,19 +123,24 @@ def main() -> None:
     batch = clotho_like_batch(args.batch_size, shortest, longest)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     print(f"# torch {torch.__version__}, {args.device} ({name}), {torch.get_num_threads()} CPU threads")
-    print(f"# batch of {args.batch_size} clips x {CAPTIONS_PER_CLIP} captions, {shortest}-{longest} frames "
-          f"(padded width {longest}, {batch.lengths.sum().item() / (args.batch_size * longest):.0%} real), "
-          f"D = {PAPER_VOCABULARY_SIZE}; minimum of {repeats} interleaved calls after a warm-up")
+    print(
+        f"# batch of {args.batch_size} clips x {CAPTIONS_PER_CLIP} captions, {shortest}-{longest} frames "
+        f"(padded width {longest}, {batch.lengths.sum().item() / (args.batch_size * longest):.0%} real), "
+        f"D = {PAPER_VOCABULARY_SIZE}; minimum of {repeats} interleaved calls after a warm-up"
+    )
     auto = "split" if device.type == "cpu" else "pack"
     print(f"# by default (Encoder.packing = 'auto') packed mode trains with '{auto}' here and decodes with 'pack'")
-    print(f"{'M':>3} {'what':>18} {'padded_s':>9} {'pack_s':>9} {'split_s':>9} {'pack/padded':>12} "
-          f"{'split/padded':>13}")
+    print(
+        f"{'M':>3} {'what':>18} {'padded_s':>9} {'pack_s':>9} {'split_s':>9} {'pack/padded':>12} {'split/padded':>13}"
+    )
     for factor in args.factors:
         rows = measure(factor, batch, repeats, device)
         for key, label in ACTIONS.items():
             padded, pack, split = (rows[variant][key] for variant in VARIANTS)
-            print(f"{factor:>3} {label:>18} {padded:>9.3f} {pack:>9.3f} {split:>9.3f} {pack / padded:>12.2f} "
-                  f"{split / padded:>13.2f}")
+            print(
+                f"{factor:>3} {label:>18} {padded:>9.3f} {pack:>9.3f} {split:>9.3f} {pack / padded:>12.2f} "
+                f"{split / padded:>13.2f}"
+            )
 
 
 if __name__ == "__main__":

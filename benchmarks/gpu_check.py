@@ -102,16 +102,36 @@ class Sizes:
 
 SIZES: dict[str, Sizes] = {
     "full": Sizes(
-        "full", frames=CLOTHO_FRAME_RANGE, encoder_hidden=256, decoder_hidden=256, clips_per_batch=16,
-        warmup_steps=3, timed_steps=10, eval_clips=1045, sorted_eval_batch=256,
-        resume_clips=8, resume_clips_per_batch=4, resume_epochs=4, concurrent_steps=20,
+        "full",
+        frames=CLOTHO_FRAME_RANGE,
+        encoder_hidden=256,
+        decoder_hidden=256,
+        clips_per_batch=16,
+        warmup_steps=3,
+        timed_steps=10,
+        eval_clips=1045,
+        sorted_eval_batch=256,
+        resume_clips=8,
+        resume_clips_per_batch=4,
+        resume_epochs=4,
+        concurrent_steps=20,
         min_seconds_left={"resume": 45, "training": 30, "inference": 45, "concurrent": 60},
     ),
     # Checks the plumbing in CI. Clips stay >= 256 frames, the fewest M = 16 accepts (M^(L-1)).
     "tiny": Sizes(
-        "tiny", frames=(256, 272), encoder_hidden=16, decoder_hidden=16, clips_per_batch=2,
-        warmup_steps=1, timed_steps=2, eval_clips=6, sorted_eval_batch=256,
-        resume_clips=2, resume_clips_per_batch=1, resume_epochs=2, concurrent_steps=1,
+        "tiny",
+        frames=(256, 272),
+        encoder_hidden=16,
+        decoder_hidden=16,
+        clips_per_batch=2,
+        warmup_steps=1,
+        timed_steps=2,
+        eval_clips=6,
+        sorted_eval_batch=256,
+        resume_clips=2,
+        resume_clips_per_batch=1,
+        resume_epochs=2,
+        concurrent_steps=1,
         min_seconds_left={"resume": 0, "training": 0, "inference": 0, "concurrent": 0},
     ),
 }
@@ -156,15 +176,20 @@ def _raise_time_budget_exceeded(signum: int, frame: Any) -> None:
 
 
 def error_record(error: BaseException) -> dict[str, str]:
-    return {"error": f"{type(error).__name__}: {error}",
-            "traceback": "".join(traceback.format_exception(error))[-4000:]}
+    return {
+        "error": f"{type(error).__name__}: {error}",
+        "traceback": "".join(traceback.format_exception(error))[-4000:],
+    }
 
 
 class Report:
     def __init__(self, path: Path, meta: dict[str, Any]):
         self.path = path
-        self.data: dict[str, Any] = {"meta": meta, "finished": False,
-                                     "sections": {name: {"status": "not run"} for name in SECTIONS}}
+        self.data: dict[str, Any] = {
+            "meta": meta,
+            "finished": False,
+            "sections": {name: {"status": "not run"} for name in SECTIONS},
+        }
 
     def section(self, name: str) -> dict[str, Any]:
         return self.data["sections"][name]
@@ -172,8 +197,10 @@ class Report:
     def write(self) -> None:
         """Atomically: a kill while writing leaves the previous complete file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for target, text in ((self.path, json.dumps(self.data, indent=2, default=str)),
-                             (self.path.with_suffix(".csv"), per_m_csv(self.data))):
+        for target, text in (
+            (self.path, json.dumps(self.data, indent=2, default=str)),
+            (self.path.with_suffix(".csv"), per_m_csv(self.data)),
+        ):
             temporary = target.with_name(target.name + ".tmp")
             temporary.write_text(text)
             os.replace(temporary, target)
@@ -188,15 +215,17 @@ def per_m_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
         key = str(factor)
         training = sections["training"].get("per_m", {}).get(key, {})
         inference = sections["inference"].get("per_m", {}).get(key, {})
-        rows.append({
-            "M": factor,
-            "train_seconds_per_step": training.get("seconds_per_step"),
-            "train_peak_memory_bytes": training.get("peak_memory_bytes"),
-            "inference_project_batching_s": inference.get("project_batching_seconds"),
-            "inference_sorted_batching_s": inference.get("sorted_batching_seconds"),
-            "inference_paper_s": inference.get("paper_seconds"),
-            "concurrent_seconds": concurrent.get(key, {}).get("seconds"),
-        })
+        rows.append(
+            {
+                "M": factor,
+                "train_seconds_per_step": training.get("seconds_per_step"),
+                "train_peak_memory_bytes": training.get("peak_memory_bytes"),
+                "inference_project_batching_s": inference.get("project_batching_seconds"),
+                "inference_sorted_batching_s": inference.get("sorted_batching_seconds"),
+                "inference_paper_s": inference.get("paper_seconds"),
+                "concurrent_seconds": concurrent.get(key, {}).get("seconds"),
+            }
+        )
     return rows
 
 
@@ -209,8 +238,9 @@ def per_m_csv(data: dict[str, Any]) -> str:
     return buffer.getvalue()
 
 
-def run_section(report: Report, name: str, body: Callable[[dict[str, Any]], None], budget: Budget,
-                min_seconds_left: float) -> None:
+def run_section(
+    report: Report, name: str, body: Callable[[dict[str, Any]], None], budget: Budget, min_seconds_left: float
+) -> None:
     """Run one section; whatever it raises is recorded, and the next section runs anyway."""
     record = report.section(name)
     if budget.remaining() < max(min_seconds_left, 0.001):
@@ -232,8 +262,9 @@ def run_section(report: Report, name: str, body: Callable[[dict[str, Any]], None
         report.write()
 
 
-def measure_per_m(report: Report, record: dict[str, Any], factors: list[int],
-                  measure: Callable[[int], dict[str, Any]]) -> None:
+def measure_per_m(
+    report: Report, record: dict[str, Any], factors: list[int], measure: Callable[[int], dict[str, Any]]
+) -> None:
     """One guarded measurement per M: an error (out of memory, say) is kept for that M only."""
     per_m = record.setdefault("per_m", {})
     for factor in factors:
@@ -291,16 +322,19 @@ def synthetic_features(clip_ids: list[str], lengths: np.ndarray, rng: np.random.
     """(T, 64) float32 arrays; views into one block (the 1045 evaluation clips are ~0.5 GB)."""
     block = rng.standard_normal((int(lengths.sum()), N_MELS), dtype=np.float32)
     ends = np.cumsum(lengths)
-    return {clip: block[end - length:end] for clip, length, end in zip(clip_ids, lengths, ends)}
+    return {clip: block[end - length : end] for clip, length, end in zip(clip_ids, lengths, ends)}
 
 
-def synthetic_captions(clip_ids: list[str], eos_index: int, rng: np.random.Generator,
-                       captions_per_clip: int = 5) -> dict[str, list[list[int]]]:
+def synthetic_captions(
+    clip_ids: list[str], eos_index: int, rng: np.random.Generator, captions_per_clip: int = 5
+) -> dict[str, list[list[int]]]:
     """8-20 random words (never <sos> or <eos>, indices 0 and 1) and <eos> per caption."""
     low, high = CAPTION_WORDS
     return {
-        clip: [rng.integers(2, VOCABULARY_SIZE, size=rng.integers(low, high + 1)).tolist() + [eos_index]
-               for _ in range(captions_per_clip)]
+        clip: [
+            rng.integers(2, VOCABULARY_SIZE, size=rng.integers(low, high + 1)).tolist() + [eos_index]
+            for _ in range(captions_per_clip)
+        ]
         for clip in clip_ids
     }
 
@@ -321,8 +355,11 @@ def training_batches(sizes: Sizes, n_batches: int, seed: int) -> tuple[list[Batc
 
 
 def config_for(sizes: Sizes, factor: int, device: torch.device, **train: Any) -> Config:
-    model = {"subsampling_factor": factor, "encoder_hidden": sizes.encoder_hidden,
-             "decoder_hidden": sizes.decoder_hidden}
+    model = {
+        "subsampling_factor": factor,
+        "encoder_hidden": sizes.encoder_hidden,
+        "decoder_hidden": sizes.decoder_hidden,
+    }
     return Config().with_overrides({"model": model, "train": train, "device": str(device)})
 
 
@@ -358,41 +395,49 @@ def train_step(setup: TrainingSetup, batch: Batch) -> float:
     return loss.item()
 
 
-def time_training(sizes: Sizes, factor: int, batches: list[Batch], vocabulary: Vocabulary,
-                  device: torch.device) -> dict[str, Any]:
+def time_training(
+    sizes: Sizes, factor: int, batches: list[Batch], vocabulary: Vocabulary, device: torch.device
+) -> dict[str, Any]:
     setup = new_training(sizes, factor, vocabulary, device)
     reset_peak_memory(device)
     for batch in batches[: sizes.warmup_steps]:  # CUDA context, cuDNN plans, allocator warm-up
         train_step(setup, batch)
-    timed = batches[sizes.warmup_steps:]
+    timed = batches[sizes.warmup_steps :]
     synchronize(device)
     started = time.perf_counter()
     for batch in timed:
         train_step(setup, batch)
     synchronize(device)
     elapsed = time.perf_counter() - started
-    return {"seconds_per_step": elapsed / len(timed), "timed_steps": len(timed),
-            "warmup_steps": sizes.warmup_steps, "peak_memory_bytes": peak_memory_bytes(device),
-            "mean_batch_frames": float(np.mean([b.features.shape[1] for b in timed])),
-            "captions_per_batch": int(timed[0].targets.shape[0])}
+    return {
+        "seconds_per_step": elapsed / len(timed),
+        "timed_steps": len(timed),
+        "warmup_steps": sizes.warmup_steps,
+        "peak_memory_bytes": peak_memory_bytes(device),
+        "mean_batch_frames": float(np.mean([b.features.shape[1] for b in timed])),
+        "captions_per_batch": int(timed[0].targets.shape[0]),
+    }
 
 
-def training_section(sizes: Sizes, factors: list[int], device: torch.device, report: Report,
-                     record: dict[str, Any]) -> None:
+def training_section(
+    sizes: Sizes, factors: list[int], device: torch.device, report: Report, record: dict[str, Any]
+) -> None:
     batches, vocabulary = training_batches(sizes, sizes.warmup_steps + sizes.timed_steps, seed=1)
     record["note"] = "peak_memory_bytes: torch.cuda.max_memory_allocated over warm-up and timed steps; null on CPU"
 
     def measure(factor: int) -> dict[str, Any]:
         result = time_training(sizes, factor, batches, vocabulary, device)
         memory = result["peak_memory_bytes"]
-        print(f"   M={factor:<2d} {result['seconds_per_step']:.4f} s/step"
-              + (f", peak {memory / 2**20:.0f} MiB" if memory is not None else ""), flush=True)
+        print(
+            f"   M={factor:<2d} {result['seconds_per_step']:.4f} s/step"
+            + (f", peak {memory / 2**20:.0f} MiB" if memory is not None else ""),
+            flush=True,
+        )
         return result
 
     measure_per_m(report, record, factors, measure)
     # As build_model left them: the settings every training of the project runs with.
-    record["cudnn"] = {"deterministic": torch.backends.cudnn.deterministic,
-                       "benchmark": torch.backends.cudnn.benchmark}
+    record["cudnn"] = {"deterministic": torch.backends.cudnn.deterministic, "benchmark": torch.backends.cudnn.benchmark}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -404,8 +449,14 @@ def paper_inference_seconds() -> dict[int, float]:
     return inference_seconds()
 
 
-def time_decoding(model: CaptioningModel, clip_ids: list[str], features: dict[str, np.ndarray],
-                  vocabulary: Vocabulary, batch_size: int, device: torch.device) -> float:
+def time_decoding(
+    model: CaptioningModel,
+    clip_ids: list[str],
+    features: dict[str, np.ndarray],
+    vocabulary: Vocabulary,
+    batch_size: int,
+    device: torch.device,
+) -> float:
     """Greedy decoding of ``clip_ids`` in batches of ``batch_size`` in the given order, after one
     warm-up batch; includes padding on the host and the copy to the device, as a real evaluation does."""
     greedy_decode(model, clip_ids[:batch_size], features, vocabulary, DECODE_STEPS, batch_size, progress=False)
@@ -416,8 +467,9 @@ def time_decoding(model: CaptioningModel, clip_ids: list[str], features: dict[st
     return time.perf_counter() - started
 
 
-def inference_section(sizes: Sizes, factors: list[int], device: torch.device, report: Report,
-                      record: dict[str, Any]) -> None:
+def inference_section(
+    sizes: Sizes, factors: list[int], device: torch.device, report: Report, record: dict[str, Any]
+) -> None:
     rng = np.random.default_rng(2)
     vocabulary = synthetic_vocabulary(rng)
     clip_ids = [f"eval{i:04d}" for i in range(sizes.eval_clips)]  # sorted ids: random lengths in order
@@ -425,19 +477,30 @@ def inference_section(sizes: Sizes, factors: list[int], device: torch.device, re
     features = synthetic_features(clip_ids, lengths, rng)
     by_length = [clip_ids[i] for i in np.argsort(lengths, kind="stable")]
     paper = paper_inference_seconds()
-    record.update(clips=sizes.eval_clips, decode_steps=DECODE_STEPS, project_batch=PROJECT_EVAL_BATCH,
-                  sorted_batch=sizes.sorted_eval_batch, total_frames=int(lengths.sum()))
+    record.update(
+        clips=sizes.eval_clips,
+        decode_steps=DECODE_STEPS,
+        project_batch=PROJECT_EVAL_BATCH,
+        sorted_batch=sizes.sorted_eval_batch,
+        total_frames=int(lengths.sum()),
+    )
 
     def measure(factor: int) -> dict[str, Any]:
         model = build_model(config_for(sizes, factor, device), VOCABULARY_SIZE).to(device)
         project = time_decoding(model, clip_ids, features, vocabulary, PROJECT_EVAL_BATCH, device)
         reset_peak_memory(device)
         by_length_seconds = time_decoding(model, by_length, features, vocabulary, sizes.sorted_eval_batch, device)
-        print(f"   M={factor:<2d} project batching {project:.2f} s, sorted x{sizes.sorted_eval_batch} "
-              f"{by_length_seconds:.2f} s (paper {paper.get(factor, float('nan')):.2f} s)", flush=True)
-        return {"project_batching_seconds": project, "sorted_batching_seconds": by_length_seconds,
-                "sorted_batching_peak_memory_bytes": peak_memory_bytes(device),
-                "paper_seconds": paper.get(factor)}
+        print(
+            f"   M={factor:<2d} project batching {project:.2f} s, sorted x{sizes.sorted_eval_batch} "
+            f"{by_length_seconds:.2f} s (paper {paper.get(factor, float('nan')):.2f} s)",
+            flush=True,
+        )
+        return {
+            "project_batching_seconds": project,
+            "sorted_batching_seconds": by_length_seconds,
+            "sorted_batching_peak_memory_bytes": peak_memory_bytes(device),
+            "paper_seconds": paper.get(factor),
+        }
 
     measure_per_m(report, record, factors, measure)
 
@@ -448,8 +511,15 @@ def inference_section(sizes: Sizes, factors: list[int], device: torch.device, re
 
 def resume_problem(sizes: Sizes, factor: int, device: torch.device) -> tuple[Config, CaptionDataset, list[int]]:
     dataset, vocabulary = synthetic_dataset(sizes.resume_clips, sizes, seed=3, prefix="resume")
-    config = config_for(sizes, factor, device, batch_size=sizes.resume_clips_per_batch,
-                        max_epochs=sizes.resume_epochs, patience=sizes.resume_epochs + 1, seed=5)
+    config = config_for(
+        sizes,
+        factor,
+        device,
+        batch_size=sizes.resume_clips_per_batch,
+        max_epochs=sizes.resume_epochs,
+        patience=sizes.resume_epochs + 1,
+        seed=5,
+    )
     return config, dataset, vocabulary.frequencies()
 
 
@@ -461,13 +531,21 @@ def train_until_killed(sizes_name: str, factor: int, device_name: str, checkpoin
         if record["epoch"] + 1 == epochs:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    train_model(build_model(config, VOCABULARY_SIZE), dataset, frequencies, config, checkpoint,
-                progress=False, on_epoch_end=die_after_epoch)
+    train_model(
+        build_model(config, VOCABULARY_SIZE),
+        dataset,
+        frequencies,
+        config,
+        checkpoint,
+        progress=False,
+        on_epoch_end=die_after_epoch,
+    )
 
 
 def max_abs_difference(a: torch.nn.Module, b: torch.nn.Module) -> float:
-    return max((x.detach() - y.detach()).abs().max().item()
-               for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    return max(
+        (x.detach() - y.detach()).abs().max().item() for x, y in zip(a.state_dict().values(), b.state_dict().values())
+    )
 
 
 def restored_optimiser_devices(checkpoint: Path, config: Config, device: torch.device) -> dict[str, list[str]]:
@@ -485,26 +563,33 @@ def restored_optimiser_devices(checkpoint: Path, config: Config, device: torch.d
     return {key: sorted(values) for key, values in devices.items()}
 
 
-def resume_section(sizes: Sizes, factors: list[int], device: torch.device, budget: Budget,
-                   record: dict[str, Any]) -> None:
+def resume_section(
+    sizes: Sizes, factors: list[int], device: torch.device, budget: Budget, record: dict[str, Any]
+) -> None:
     # A checkpoint of the full model is ~70 MB: kept out of the report's folder.
     with tempfile.TemporaryDirectory(prefix="gpu_check_") as work_dir:
         check_resume_after_kill(sizes, max(factors), device, Path(work_dir) / "resume.pt", budget, record)
 
 
-def check_resume_after_kill(sizes: Sizes, factor: int, device: torch.device, checkpoint: Path, budget: Budget,
-                            record: dict[str, Any]) -> None:
+def check_resume_after_kill(
+    sizes: Sizes, factor: int, device: torch.device, checkpoint: Path, budget: Budget, record: dict[str, Any]
+) -> None:
     """K epochs straight vs K/2 in a process killed after its checkpoint + K/2 resumed here."""
     # Any M exercises the checkpoint; the largest (the caller's choice) is the quickest.
     epochs, pause = sizes.resume_epochs, sizes.resume_epochs // 2
     config, dataset, frequencies = resume_problem(sizes, factor, device)
-    record.update(m=factor, epochs=epochs, killed_after_epochs=pause,
-                  steps_per_epoch=dataset.n_batches(sizes.resume_clips_per_batch, "clip"))
+    record.update(
+        m=factor,
+        epochs=epochs,
+        killed_after_epochs=pause,
+        steps_per_epoch=dataset.n_batches(sizes.resume_clips_per_batch, "clip"),
+    )
 
     # The kill: a separate process, so nothing of the first half survives in memory.
     context = worker_context(device)
-    worker = context.Process(target=train_until_killed,
-                             args=(sizes.name, factor, str(device), str(checkpoint), pause), daemon=True)
+    worker = context.Process(
+        target=train_until_killed, args=(sizes.name, factor, str(device), str(checkpoint), pause), daemon=True
+    )
     worker.start()
     try:
         worker.join(timeout=max(budget.remaining() - 5, 1))
@@ -525,25 +610,30 @@ def check_resume_after_kill(sizes: Sizes, factor: int, device: torch.device, che
     straight_result = train_model(straight, dataset, frequencies, config, progress=False)
     record["max_abs_diff"] = max_abs_difference(straight, resumed)
     record["identical"] = record["max_abs_diff"] == 0.0
-    record["loss_histories_equal"] = ([h["loss"] for h in straight_result.history]
-                                      == [h["loss"] for h in result.history])
-    print(f"   killed after {pause}/{epochs} epochs, resumed: max |straight - resumed| = {record['max_abs_diff']:.3g}",
-          flush=True)
+    record["loss_histories_equal"] = [h["loss"] for h in straight_result.history] == [h["loss"] for h in result.history]
+    print(
+        f"   killed after {pause}/{epochs} epochs, resumed: max |straight - resumed| = {record['max_abs_diff']:.3g}",
+        flush=True,
+    )
     # The device's own run-to-run noise (e.g. atomic adds), to judge a difference that is not zero.
     repeat = build_model(config, VOCABULARY_SIZE)
     train_model(repeat, dataset, frequencies, config, progress=False)
     record["repeat_max_abs_diff"] = max_abs_difference(straight, repeat)
     record["optimiser_state_devices"] = restored_optimiser_devices(checkpoint, config, device)
-    print(f"   two straight runs differ by {record['repeat_max_abs_diff']:.3g}; "
-          f"restored Adam state on {record['optimiser_state_devices']}", flush=True)
+    print(
+        f"   two straight runs differ by {record['repeat_max_abs_diff']:.3g}; "
+        f"restored Adam state on {record['optimiser_state_devices']}",
+        flush=True,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
 # Concurrent trainings on one device.
 
 
-def concurrent_worker(factor: int, sizes_name: str, device_name: str, threads: int, barrier: Any,
-                      results: Any, barrier_timeout_s: float) -> None:
+def concurrent_worker(
+    factor: int, sizes_name: str, device_name: str, threads: int, barrier: Any, results: Any, barrier_timeout_s: float
+) -> None:
     """Worker: set up, one warm-up step, wait for the others, then the same S steps, timed."""
     try:
         torch.set_num_threads(threads)
@@ -559,23 +649,37 @@ def concurrent_worker(factor: int, sizes_name: str, device_name: str, threads: i
             train_step(setup, batch)
         synchronize(device)
         ended = time.time()
-        results.put({"m": factor, "start": started, "end": ended, "seconds": ended - started,
-                     "steps": sizes.concurrent_steps, "peak_memory_bytes": peak_memory_bytes(device)})
+        results.put(
+            {
+                "m": factor,
+                "start": started,
+                "end": ended,
+                "seconds": ended - started,
+                "steps": sizes.concurrent_steps,
+                "peak_memory_bytes": peak_memory_bytes(device),
+            }
+        )
     except BaseException as error:  # noqa: BLE001 - reported to the parent, which records it
         barrier.abort()  # the others must not wait for this one
         results.put({"m": factor, **error_record(error)})
 
 
-def run_trainings_together(factors: list[int], sizes: Sizes, device: torch.device, threads: int,
-                            budget: Budget) -> list[dict[str, Any]]:
+def run_trainings_together(
+    factors: list[int], sizes: Sizes, device: torch.device, threads: int, budget: Budget
+) -> list[dict[str, Any]]:
     """Start one process per M; each reports its timed steps (or its error) through a queue."""
     context = worker_context(device)
     barrier = context.Barrier(len(factors))
     results = context.Queue()
     timeout = max(budget.remaining() - 10, 1)
-    workers = [context.Process(target=concurrent_worker, daemon=True,
-                               args=(factor, sizes.name, str(device), threads, barrier, results, timeout))
-               for factor in factors]
+    workers = [
+        context.Process(
+            target=concurrent_worker,
+            daemon=True,
+            args=(factor, sizes.name, str(device), threads, barrier, results, timeout),
+        )
+        for factor in factors
+    ]
     for worker in workers:
         worker.start()
     try:
@@ -624,8 +728,9 @@ def wall_seconds(processes: list[dict[str, Any]]) -> float:
     return max(p["end"] for p in processes) - min(p["start"] for p in processes)
 
 
-def concurrent_section(sizes: Sizes, factors: list[int], device: torch.device, budget: Budget,
-                       record: dict[str, Any]) -> None:
+def concurrent_section(
+    sizes: Sizes, factors: list[int], device: torch.device, budget: Budget, record: dict[str, Any]
+) -> None:
     # The same CPU threads per process alone and together, so only the sharing of the device differs.
     threads = max(1, (os.cpu_count() or 1) // len(factors))
     record.update(steps=sizes.concurrent_steps, target_ratio=1.5, threads_per_process=threads)
@@ -639,14 +744,19 @@ def concurrent_section(sizes: Sizes, factors: list[int], device: torch.device, b
     record["processes"] = together
     failed = [p for p in together if "error" in p]
     if failed:
-        raise RuntimeError(f"{len(failed)} concurrent training(s) failed, e.g. M={failed[0]['m']}: {failed[0]['error']}")
+        raise RuntimeError(
+            f"{len(failed)} concurrent training(s) failed, e.g. M={failed[0]['m']}: {failed[0]['error']}"
+        )
     record["concurrent_seconds"] = wall_seconds(together)
     record["ratio"] = record["concurrent_seconds"] / record["alone_seconds"]
     record["meets_target"] = record["ratio"] <= record["target_ratio"]
     first = next(p for p in together if p["m"] == factors[0])
     record["first_m_slowdown"] = first["seconds"] / record["alone_seconds"]
-    print(f"   all {len(factors)} together: {record['concurrent_seconds']:.2f} s, ratio {record['ratio']:.2f} "
-          f"(target <= 1.5)", flush=True)
+    print(
+        f"   all {len(factors)} together: {record['concurrent_seconds']:.2f} s, ratio {record['ratio']:.2f} "
+        f"(target <= 1.5)",
+        flush=True,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -657,13 +767,21 @@ def run_meta(device: torch.device, sizes: Sizes, factors: list[int], budget_s: f
     git = git_state(REPOSITORY)  # None values without git or outside a checkout
     return {
         "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "device": str(device), "device_name": describe(device),
-        "torch": torch.__version__, "torch_cuda": torch.version.cuda,
+        "device": str(device),
+        "device_name": describe(device),
+        "torch": torch.__version__,
+        "torch_cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if device.type == "cuda" else None,
-        "numpy": np.__version__, "python": platform.python_version(),
-        "git_commit": git["commit"], "git_dirty": git["dirty"],
-        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "sizes": asdict(sizes), "m_values": factors, "time_budget_s": budget_s, "argv": sys.argv[1:],
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "git_commit": git["commit"],
+        "git_dirty": git["dirty"],
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "sizes": asdict(sizes),
+        "m_values": factors,
+        "time_budget_s": budget_s,
+        "argv": sys.argv[1:],
     }
 
 
@@ -674,17 +792,24 @@ def format_number(value: Any, scale: float = 1.0, digits: int = 3) -> str:
 def print_summary(data: dict[str, Any]) -> None:
     meta, sections = data["meta"], data["sections"]
     print(f"\n{meta['device_name']} ({meta['device']}), torch {meta['torch']}, commit {meta['git_commit']}")
-    print(f"{'M':>3} {'s/step':>9} {'peak MiB':>9} {'infer x16 s':>12} {'infer sorted s':>15} {'paper s':>8} {'concurrent s':>13}")
+    print(
+        f"{'M':>3} {'s/step':>9} {'peak MiB':>9} {'infer x16 s':>12} {'infer sorted s':>15} {'paper s':>8} "
+        f"{'concurrent s':>13}"
+    )
     for row in per_m_rows(data):
-        print(f"{row['M']:>3} {format_number(row['train_seconds_per_step'], digits=4):>9} "
-              f"{format_number(row['train_peak_memory_bytes'], 2**20, 0):>9} "
-              f"{format_number(row['inference_project_batching_s'], digits=2):>12} "
-              f"{format_number(row['inference_sorted_batching_s'], digits=2):>15} "
-              f"{format_number(row['inference_paper_s'], digits=2):>8} "
-              f"{format_number(row['concurrent_seconds'], digits=2):>13}")
+        print(
+            f"{row['M']:>3} {format_number(row['train_seconds_per_step'], digits=4):>9} "
+            f"{format_number(row['train_peak_memory_bytes'], 2**20, 0):>9} "
+            f"{format_number(row['inference_project_batching_s'], digits=2):>12} "
+            f"{format_number(row['inference_sorted_batching_s'], digits=2):>15} "
+            f"{format_number(row['inference_paper_s'], digits=2):>8} "
+            f"{format_number(row['concurrent_seconds'], digits=2):>13}"
+        )
     resume, concurrent = sections["resume"], sections["concurrent"]
-    print(f"resume after kill: max abs diff {resume.get('max_abs_diff', '-')} "
-          f"(two straight runs: {resume.get('repeat_max_abs_diff', '-')})")
+    print(
+        f"resume after kill: max abs diff {resume.get('max_abs_diff', '-')} "
+        f"(two straight runs: {resume.get('repeat_max_abs_diff', '-')})"
+    )
     print(f"concurrent/alone wall time: {format_number(concurrent.get('ratio'), digits=2)} (target <= 1.5)")
     for name, section in sections.items():
         if section.get("status") != "ok":
@@ -705,11 +830,15 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
     parser.add_argument("--sizes", choices=sorted(SIZES), default="full")
-    parser.add_argument("--out", type=Path, default=Path("gpu_check.json"),
-                        help="JSON file; a CSV of per-M rows is written beside it")
-    parser.add_argument("--m", type=parse_factors, default=[1, 2, 4, 8, 16], help="sub-sampling factors, e.g. '1 2 4 8 16'")
-    parser.add_argument("--time-budget-s", type=float, default=420.0,
-                        help="stop and write what was measured after this many seconds")
+    parser.add_argument(
+        "--out", type=Path, default=Path("gpu_check.json"), help="JSON file; a CSV of per-M rows is written beside it"
+    )
+    parser.add_argument(
+        "--m", type=parse_factors, default=[1, 2, 4, 8, 16], help="sub-sampling factors, e.g. '1 2 4 8 16'"
+    )
+    parser.add_argument(
+        "--time-budget-s", type=float, default=420.0, help="stop and write what was measured after this many seconds"
+    )
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     return parser.parse_args(argv)
 
@@ -736,8 +865,10 @@ def main(argv: list[str] | None = None) -> int:
         "inference": lambda record: inference_section(sizes, factors, device, report, record),
         "concurrent": lambda record: concurrent_section(sizes, factors, device, budget, record),
     }
-    print(f"gpu_check on {describe(device)}: sizes {sizes.name}, M {factors}, budget {arguments.time_budget_s:.0f} s",
-          flush=True)
+    print(
+        f"gpu_check on {describe(device)}: sizes {sizes.name}, M {factors}, budget {arguments.time_budget_s:.0f} s",
+        flush=True,
+    )
     budget.arm_alarm()
     try:
         for name in SECTIONS:
@@ -751,7 +882,8 @@ def main(argv: list[str] | None = None) -> int:
         report.data["budget_exhausted"] = budget.remaining() <= 0
         report.data["elapsed_s"] = arguments.time_budget_s - budget.remaining()
         report.data["heavy_modules_loaded"] = sorted(
-            name for name in sys.modules if name.split(".")[0] in HEAVY_MODULES)
+            name for name in sys.modules if name.split(".")[0] in HEAVY_MODULES
+        )
         report.write()
     print_summary(report.data)
     return 0

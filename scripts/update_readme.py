@@ -19,14 +19,15 @@ import pandas as pd
 
 from aac_subsampling import layout, tables
 from aac_subsampling.data.clotho_card import CLOTHO_V1_COUNTS
-from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
 from aac_subsampling.open_questions.study import load_study
+from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
 from aac_subsampling.publish import published_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-BLOCK = re.compile(r"(<!-- BEGIN generated:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END generated:(?P=name) -->)",
-                   re.DOTALL)
+BLOCK = re.compile(
+    r"(<!-- BEGIN generated:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END generated:(?P=name) -->)", re.DOTALL
+)
 
 
 def markdown(frame: pd.DataFrame) -> str:
@@ -57,12 +58,14 @@ def table1_block(profile: str) -> str:
 def comparisons_block(profile: str) -> str:
     frame = pd.read_csv(layout.table_file(published_dir(profile), layout.COMPARISONS_FILE))
     frame = frame[frame["M"] == frame["M"].max()]
-    rows = pd.DataFrame({
-        "metric": frame["metric"],
-        f"M={int(frame['M'].max())} - M=1": [_number(v) for v in frame["difference"]],
-        "95 % interval": [f"[{_number(lo)}, {_number(hi)}]" for lo, hi in zip(frame["ci_low"], frame["ci_high"])],
-        "share of resamples better": [_number(v, 2) for v in frame["share_better"]],
-    })
+    rows = pd.DataFrame(
+        {
+            "metric": frame["metric"],
+            f"M={int(frame['M'].max())} - M=1": [_number(v) for v in frame["difference"]],
+            "95 % interval": [f"[{_number(lo)}, {_number(hi)}]" for lo, hi in zip(frame["ci_low"], frame["ci_high"])],
+            "share of resamples better": [_number(v, 2) for v in frame["share_better"]],
+        }
+    )
     return markdown(rows)
 
 
@@ -70,18 +73,22 @@ def table2_block(profile: str) -> str:
     frame = pd.read_csv(layout.table_file(published_dir(profile), layout.TABLE2_FILE))
     paper = tables.paper_table2().set_index("M")
     shortest, longest = CLOTHO_FRAME_RANGE
-    rows = pd.DataFrame({
-        "M": frame["M"],
-        f"T_L ({shortest} / {longest} frames)": [f"{a} / {b}" for a, b in zip(frame["T_L_min"], frame["T_L_max"])],
-        "paper": [f"{paper.loc[m, 'T_L_min']} / {paper.loc[m, 'T_L_max']}" for m in frame["M"]],
-        "reduction %": [f"{v:.2f}" for v in frame["reduction_percent"]],
-        f"inference s ({int(frame['eval_clips'].iloc[0])} clips, {frame['device'].iloc[0]})":
-            [_number(v) for v in frame["inference_time_s"]],
-        f"paper s ({CLOTHO_V1_COUNTS['evaluation']} clips, GPU)":
-            [f"{paper.loc[m, 'inference_time_s']:.2f}" for m in frame["M"]],
-        f"parameters at D = {PAPER_VOCABULARY_SIZE}": [f"{int(v):,}" for v in frame["parameters_D4367"]],
-        "T_L on this corpus": [f"{a}-{b}" for a, b in zip(frame["corpus_T_L_min"], frame["corpus_T_L_max"])],
-    })
+    rows = pd.DataFrame(
+        {
+            "M": frame["M"],
+            f"T_L ({shortest} / {longest} frames)": [f"{a} / {b}" for a, b in zip(frame["T_L_min"], frame["T_L_max"])],
+            "paper": [f"{paper.loc[m, 'T_L_min']} / {paper.loc[m, 'T_L_max']}" for m in frame["M"]],
+            "reduction %": [f"{v:.2f}" for v in frame["reduction_percent"]],
+            f"inference s ({int(frame['eval_clips'].iloc[0])} clips, {frame['device'].iloc[0]})": [
+                _number(v) for v in frame["inference_time_s"]
+            ],
+            f"paper s ({CLOTHO_V1_COUNTS['evaluation']} clips, GPU)": [
+                f"{paper.loc[m, 'inference_time_s']:.2f}" for m in frame["M"]
+            ],
+            f"parameters at D = {PAPER_VOCABULARY_SIZE}": [f"{int(v):,}" for v in frame["parameters_D4367"]],
+            "T_L on this corpus": [f"{a}-{b}" for a, b in zip(frame["corpus_T_L_min"], frame["corpus_T_L_max"])],
+        }
+    )
     return markdown(rows)
 
 
@@ -89,15 +96,17 @@ def context_block(profile: str) -> str:
     folder = published_dir(profile)
     frame = pd.read_csv(layout.table_file(folder, layout.CLOTHO_CONTEXT_FILE), index_col="metric")
     record = json.loads(layout.table_file(folder, layout.CLOTHO_CONTEXT_FILE).with_suffix(".json").read_text())
-    rows = pd.DataFrame({
-        "metric": frame.index,
-        "paper M=1": [_number(v) for v in frame["paper_M1"]],
-        "paper M=16": [_number(v) for v in frame["paper_M16"]],
-        "audio-blind constant caption": [_number(v) for v in frame["constant_caption"]],
-        "human ceiling (each reference vs the other four)": [_number(v) for v in frame["human_ceiling"]],
-    })
+    rows = pd.DataFrame(
+        {
+            "metric": frame.index,
+            "paper M=1": [_number(v) for v in frame["paper_M1"]],
+            "paper M=16": [_number(v) for v in frame["paper_M16"]],
+            "audio-blind constant caption": [_number(v) for v in frame["constant_caption"]],
+            "human ceiling (each reference vs the other four)": [_number(v) for v in frame["human_ceiling"]],
+        }
+    )
     caption = record.get("constant_caption")
-    return markdown(rows) + (f"\nConstant caption: \"{caption}\"\n" if caption else "")
+    return markdown(rows) + (f'\nConstant caption: "{caption}"\n' if caption else "")
 
 
 def claims_block(profile: str) -> str:
@@ -106,8 +115,11 @@ def claims_block(profile: str) -> str:
 
 
 def _interval(row: pd.Series) -> str:
-    return "" if pd.isna(row["difference"]) else (
-        f"{row['difference']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]")
+    return (
+        ""
+        if pd.isna(row["difference"])
+        else (f"{row['difference']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]")
+    )
 
 
 def study_comparisons_block(profile: str, metrics: tuple[str, ...] = ("BLEU1", "ROUGE_L", "METEOR", "CIDEr")) -> str:
@@ -117,9 +129,15 @@ def study_comparisons_block(profile: str, metrics: tuple[str, ...] = ("BLEU1", "
     rows = []
     for (question, comparison, factor), group in comparisons.groupby(["question", "comparison", "M"], sort=False):
         by_metric = group.set_index("metric")
-        rows.append({"question": question, "comparison": comparison, "M": factor,
-                     **{metric: _interval(by_metric.loc[metric]) for metric in metrics if metric in by_metric.index},
-                     "seeds": len(str(group["seeds"].iloc[0]).split())})
+        rows.append(
+            {
+                "question": question,
+                "comparison": comparison,
+                "M": factor,
+                **{metric: _interval(by_metric.loc[metric]) for metric in metrics if metric in by_metric.index},
+                "seeds": len(str(group["seeds"].iloc[0]).split()),
+            }
+        )
     return markdown(pd.DataFrame(rows))
 
 
@@ -127,7 +145,8 @@ def study_changed_block(profile: str) -> str:
     changed = load_study(published_dir(profile)).changed
     total = changed.groupby(["M", "decode"], sort=True)[["n_changed", "n_clips"]].sum().reset_index()
     total["captions that differ from the clip decoded alone"] = [
-        f"{int(a)} of {int(b)} ({a / b:.0%})" for a, b in zip(total["n_changed"], total["n_clips"])]
+        f"{int(a)} of {int(b)} ({a / b:.0%})" for a, b in zip(total["n_changed"], total["n_clips"])
+    ]
     return markdown(total[["M", "decode", "captions that differ from the clip decoded alone"]])
 
 
@@ -137,8 +156,13 @@ def study_verdicts_block(profile: str) -> str:
 
 
 RENDERERS: dict[str, Callable[[str], str]] = {
-    "table1": table1_block, "comparisons": comparisons_block, "table2": table2_block, "context": context_block,
-    "claims": claims_block, "study-comparisons": study_comparisons_block, "study-changed": study_changed_block,
+    "table1": table1_block,
+    "comparisons": comparisons_block,
+    "table2": table2_block,
+    "context": context_block,
+    "claims": claims_block,
+    "study-comparisons": study_comparisons_block,
+    "study-changed": study_changed_block,
     "study-verdicts": study_verdicts_block,
 }
 

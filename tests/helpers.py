@@ -38,8 +38,9 @@ def tiny_problem(config_overrides=TINY):
     vocabulary = Vocabulary.build(CAPTIONS.values())
     # Each clip: a distinct random pattern repeated in time plus a little noise.
     features = {
-        name: (np.tile(rng.normal(size=(1, 8)), (12 + 2 * i, 1)) + 0.1 * rng.normal(size=(12 + 2 * i, 8)))
-        .astype(np.float32)
+        name: (np.tile(rng.normal(size=(1, 8)), (12 + 2 * i, 1)) + 0.1 * rng.normal(size=(12 + 2 * i, 8))).astype(
+            np.float32
+        )
         for i, name in enumerate(CAPTIONS)
     }
     captions = {name: [vocabulary.encode(text)] for name, text in CAPTIONS.items()}
@@ -65,13 +66,17 @@ class FakeNotebooks:
         elif stem.startswith("02"):
             if (seed, factor) == self.fail_on:
                 raise RuntimeError(f"training seed={seed} M={factor} diverged")
-            key = runkey.training_key(parameters["profile"], data, factor, seed, parameters["max_epochs"],
-                                      results / layout.PREPARED_RECORD)
-            write_json(layout.training_record(results, seed, factor), {"key": key, "made": time.time(),
-                                                                        "resume": parameters["resume"]})
+            key = runkey.training_key(
+                parameters["profile"], data, factor, seed, parameters["max_epochs"], results / layout.PREPARED_RECORD
+            )
+            write_json(
+                layout.training_record(results, seed, factor),
+                {"key": key, "made": time.time(), "resume": parameters["resume"]},
+            )
         elif stem.startswith("03"):
-            key = runkey.evaluation_key(layout.training_record(results, seed, factor),
-                                        parameters["bootstrap_resamples"])
+            key = runkey.evaluation_key(
+                layout.training_record(results, seed, factor), parameters["bootstrap_resamples"]
+            )
             write_json(layout.evaluation_record(results, seed, factor), {"key": key, "made": time.time()})
         else:
             key = runkey.results_key(results)

@@ -31,8 +31,9 @@ CAPTIONS = ["a dog barks twice", "a bell rings loudly", "rain falls on a roof", 
 
 
 def small_config(factor: int, mode: str = "packed", **extra) -> ModelConfig:
-    return ModelConfig(n_mels=N_MELS, encoder_hidden=16, decoder_hidden=16, subsampling_factor=factor,
-                       sequence_mode=mode, **extra)
+    return ModelConfig(
+        n_mels=N_MELS, encoder_hidden=16, decoder_hidden=16, subsampling_factor=factor, sequence_mode=mode, **extra
+    )
 
 
 def clip(frames: int, seed: int) -> np.ndarray:
@@ -147,16 +148,18 @@ def test_packed_lengths_are_table2s(factor):
     assert states.shape[1] == TABLE2_LENGTHS[factor][1]
     short = TABLE2_LENGTHS[factor][0]
     assert states[0, short:].abs().sum() == 0  # nothing after the 15 s clip's own T_L steps
-    ceil = Encoder(ModelConfig(encoder_hidden=4, subsampling_factor=factor, sequence_mode="packed",
-                               subsampling_mode="ceil"))
+    ceil = Encoder(
+        ModelConfig(encoder_hidden=4, subsampling_factor=factor, sequence_mode="packed", subsampling_mode="ceil")
+    )
     assert ceil.output_lengths(lengths).tolist() == list(CEIL_LENGTHS[factor])
     assert tuple(encoder_output_length(t, factor) for t in (1292, 2584)) == TABLE2_LENGTHS[factor]
 
 
 def test_packed_mode_keeps_each_clips_own_frames_0_m_2m():
     """With an identity-like probe: the real frames moved first are the clip's frames in order."""
-    features, lengths = front_pad_with_lengths([np.arange(5, dtype=np.float32)[:, None] + 1,
-                                                np.arange(3, dtype=np.float32)[:, None] + 1])
+    features, lengths = front_pad_with_lengths(
+        [np.arange(5, dtype=np.float32)[:, None] + 1, np.arange(3, dtype=np.float32)[:, None] + 1]
+    )
     moved = real_frames_first(features, lengths)
     assert moved[:, :, 0].tolist() == [[1, 2, 3, 4, 5], [1, 2, 3, 0, 0]]
     assert subsample(moved, 2)[:, :, 0].tolist() == [[1, 3], [1, 3]]
@@ -200,7 +203,7 @@ def test_batch_lengths_feed_the_packed_model():
 
 @pytest.mark.parametrize("factor", [1, 4, 16])
 def test_both_packing_methods_agree_and_are_batch_independent(factor):
-    """"pack" (torch packed sequences) and "split" (used to train on a CPU) give the same H_L, z and
+    """ "pack" (torch packed sequences) and "split" (used to train on a CPU) give the same H_L, z and
     gradients."""
     model = small_model(factor)
     model.train()  # dropout on: both methods must draw the same masks in the same order

@@ -25,8 +25,18 @@ def _table2(times=(60.0, 34.0, 25.0, 21.0, 20.0), changes=None):
 
 
 def _comparison(metric, difference, low, high):
-    return {"metric": metric, "M": 16, "difference": difference, "ci_low": low, "ci_high": high, "share_better": 0.9,
-            "n_seeds": 3, "n_clips": 1045, "n_resamples": 1000, "unavailable": ""}
+    return {
+        "metric": metric,
+        "M": 16,
+        "difference": difference,
+        "ci_low": low,
+        "ci_high": high,
+        "share_better": 0.9,
+        "n_seeds": 3,
+        "n_clips": 1045,
+        "n_resamples": 1000,
+        "unavailable": "",
+    }
 
 
 def test_structural_claims_hold_on_the_papers_structure():
@@ -63,12 +73,14 @@ def test_inference_time_claim():
 
 
 def test_metric_verdicts_follow_the_paired_interval():
-    comparisons = pd.DataFrame([
-        _comparison("BLEU1", 0.03, 0.01, 0.05),
-        _comparison("BLEU2", 0.01, -0.01, 0.03),
-        _comparison("BLEU3", -0.03, -0.05, -0.01),
-        {**_comparison("SPICE", np.nan, np.nan, np.nan), "unavailable": "no CoreNLP jars"},
-    ])
+    comparisons = pd.DataFrame(
+        [
+            _comparison("BLEU1", 0.03, 0.01, 0.05),
+            _comparison("BLEU2", 0.01, -0.01, 0.03),
+            _comparison("BLEU3", -0.03, -0.05, -0.01),
+            {**_comparison("SPICE", np.nan, np.nan, np.nan), "unavailable": "no CoreNLP jars"},
+        ]
+    )
     table = claims.check_claims(_table2(), comparisons).set_index("claim")
     assert table.loc["BLEU1 improves with M (M=16 vs M=1)", "verdict"] == claims.HOLDS
     assert table.loc["BLEU2 improves with M (M=16 vs M=1)", "verdict"] == claims.NOT_SHOWN

@@ -17,8 +17,10 @@ NO_JAVA = "/nonexistent/java"  # evaluate_captions then uses its pure-Python tok
 def _write_captions(folder: Path, development: dict, evaluation: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for split, captions in (("development", development), ("evaluation", evaluation)):
-        rows = [{"file_name": clip, **{f"caption_{i + 1}": c for i, c in enumerate(refs)}}
-                for clip, refs in captions.items()]
+        rows = [
+            {"file_name": clip, **{f"caption_{i + 1}": c for i, c in enumerate(refs)}}
+            for clip, refs in captions.items()
+        ]
         pd.DataFrame(rows).to_csv(folder / context.CAPTION_FILES[split], index=False)
     return folder
 
@@ -59,8 +61,9 @@ def test_nothing_found_says_where_it_looked(no_defaults):
 
 def test_fetch_downloads_only_the_caption_files_with_their_md5(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(context, "download_file",
-                        lambda url, dest, md5, progress=True: calls.append((url, Path(dest), md5)))
+    monkeypatch.setattr(
+        context, "download_file", lambda url, dest, md5, progress=True: calls.append((url, Path(dest), md5))
+    )
     context.fetch_clotho_captions(tmp_path)
     md5s = {f.name: f.md5 for f in CLOTHO_V1_FILES}
     assert sorted(dest.name for _, dest, _ in calls) == sorted(context.CAPTION_FILES.values())
@@ -93,15 +96,15 @@ def test_round_i_scores_reference_i_against_the_others():
 def test_human_ceiling_by_construction():
     # Clip 1: five identical references: every round is a perfect match. Clip 2: four identical, one
     # disjoint of the same length: rounds 1-4 match perfectly, round 5 matches nothing.
-    references = {"one.wav": ["a dog barks loudly"] * 5,
-                  "two.wav": ["birds sing in trees"] * 4 + ["cars pass by fast"]}
+    references = {"one.wav": ["a dog barks loudly"] * 5, "two.wav": ["birds sing in trees"] * 4 + ["cars pass by fast"]}
     scored = context.score_context("a dog barks", references, java=NO_JAVA, spice=False, progress=False)
     per_round = [r["BLEU1"] for r in scored.ceiling_rounds]
     assert per_round[:4] == pytest.approx([1.0] * 4)
     assert per_round[4] == pytest.approx(0.5)  # 4 of 8 unigrams match over the two clips
     assert scored.ceiling["BLEU1"] == pytest.approx(0.9)
-    identical = context.score_context("x", {"a.wav": ["a dog barks"] * 5, "b.wav": ["rain falls"] * 5},
-                                      java=NO_JAVA, spice=False, progress=False)
+    identical = context.score_context(
+        "x", {"a.wav": ["a dog barks"] * 5, "b.wav": ["rain falls"] * 5}, java=NO_JAVA, spice=False, progress=False
+    )
     assert identical.ceiling["BLEU1"] == pytest.approx(1.0) and identical.ceiling["ROUGE_L"] == pytest.approx(1.0)
     assert identical.ceiling["METEOR"] is None and "Java" in identical.unavailable["human_ceiling"]["METEOR"]
     # The constant caption: 3 of 6 unigrams match; 6 words against closest reference lengths 4 + 4.
@@ -148,8 +151,9 @@ def test_real_clotho_context_without_java(tmp_path):
     """The real captions (1045 x 5 rounds) without Java (~40 s): pins the caption and the n-gram ceilings."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = context.clotho_context(tmp_path / "clotho_context.csv", SHARED, java=NO_JAVA, spice=False,
-                                        progress=False)
+        result = context.clotho_context(
+            tmp_path / "clotho_context.csv", SHARED, java=NO_JAVA, spice=False, progress=False
+        )
     assert result.caption == "A strong wind is blowing outside a window and people are chatting in the background."
     assert result.record["n_clips"] == {"development": 2893, "evaluation": 1045}
     table = result.table

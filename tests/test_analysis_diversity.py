@@ -6,8 +6,10 @@ import pytest
 from aac_subsampling.analysis import diversity
 from aac_subsampling.analysis.fake_results import fake_record, write_run
 
-REFS = {"caption_1": ["A dog barks.", "rain falls", "a dog barks"],
-        "caption_2": ["a dog howls", "heavy rain falls", "birds sing"]}
+REFS = {
+    "caption_1": ["A dog barks.", "rain falls", "a dog barks"],
+    "caption_2": ["a dog howls", "heavy rain falls", "birds sing"],
+}
 
 
 def _write(root, seed, factor, predictions):

@@ -63,8 +63,10 @@ def test_deterministic_for_a_seed_and_difference_is_score_minus_baseline(tmp_pat
     for seed in (0, 1):
         for factor in (1, 8):
             rng = np.random.default_rng([seed, factor])
-            predictions = {c: refs[rng.integers(5)] if rng.random() < 0.2 + 0.04 * factor else "a car passes by"
-                           for c, refs in references.items()}
+            predictions = {
+                c: refs[rng.integers(5)] if rng.random() < 0.2 + 0.04 * factor else "a car passes by"
+                for c, refs in references.items()
+            }
             corpus, per_clip, stats = evaluate_fake(predictions, references)
             write_run(tmp_path, seed, factor, per_clip, stats, fake_record(factor, corpus, seed, 30))
     first = compare_to_baseline(tmp_path, n_resamples=100, seed=3)

@@ -15,15 +15,31 @@ def test_write_report_on_a_fake_folder(tmp_path):
     captions = tmp_path / "captions"
     captions.mkdir()
     for split in ("development", "evaluation"):
-        rows = [{"file_name": f"{split}{i}.wav", **{f"caption_{k}": f"a dog barks {k}" for k in range(1, 6)}}
-                for i in range(3)]
+        rows = [
+            {"file_name": f"{split}{i}.wav", **{f"caption_{k}": f"a dog barks {k}" for k in range(1, 6)}}
+            for i in range(3)
+        ]
         pd.DataFrame(rows).to_csv(captions / f"clotho_captions_{split}.csv", index=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        report = write_report(results, tmp_path / "figures", n_resamples=100, captions_dir=captions,
-                              java="/nonexistent/java", spice=False, progress=False)
-    for name in (layout.TABLE1_FILE, layout.TABLE1_SEEDS_FILE, layout.TABLE2_FILE, layout.COMPARISONS_FILE,
-                 layout.DIVERSITY_FILE, layout.CLAIMS_FILE, layout.CLOTHO_CONTEXT_FILE):
+        report = write_report(
+            results,
+            tmp_path / "figures",
+            n_resamples=100,
+            captions_dir=captions,
+            java="/nonexistent/java",
+            spice=False,
+            progress=False,
+        )
+    for name in (
+        layout.TABLE1_FILE,
+        layout.TABLE1_SEEDS_FILE,
+        layout.TABLE2_FILE,
+        layout.COMPARISONS_FILE,
+        layout.DIVERSITY_FILE,
+        layout.CLAIMS_FILE,
+        layout.CLOTHO_CONTEXT_FILE,
+    ):
         assert layout.table_file(results, name).is_file(), name
     assert layout.clotho_context_record(results).is_file()
     assert set(report.figures) == set(FIGURE_FILES)

@@ -68,7 +68,8 @@ def test_identical_seeds_give_the_single_seed_interval_and_zero_spread(tmp_path)
     for metric in ("BLEU2", "METEOR", "CIDEr"):
         assert two.loc[metric, "std"] == 0.0
         assert two.loc[metric, ["mean", "ci_low", "ci_high"]].tolist() == pytest.approx(
-            one.loc[metric, ["mean", "ci_low", "ci_high"]].tolist(), abs=1e-12)
+            one.loc[metric, ["mean", "ci_low", "ci_high"]].tolist(), abs=1e-12
+        )
 
 
 def test_unavailable_metrics_stay_empty_and_skip_the_bootstrap(tmp_path):

@@ -22,8 +22,15 @@ ATTENTION_PARAMETERS = 4_901_647  # 4,573,711 + keys 512 x 256 + combination (25
 
 
 def tiny(factor: int = 2, mode: str = "packed", **extra) -> ModelConfig:
-    return ModelConfig(n_mels=4, encoder_hidden=6, decoder_hidden=5, subsampling_factor=factor, sequence_mode=mode,
-                       decoder="attention", **extra)
+    return ModelConfig(
+        n_mels=4,
+        encoder_hidden=6,
+        decoder_hidden=5,
+        subsampling_factor=factor,
+        sequence_mode=mode,
+        decoder="attention",
+        **extra,
+    )
 
 
 def test_parameter_count_at_clotho_vocabulary():
@@ -48,8 +55,9 @@ def test_decoder_choice_and_default():
 
 def test_shapes_and_caption_sharing():
     model = CaptioningModel(tiny(), 7).eval()
-    features, lengths = front_pad_with_lengths([np.random.default_rng(i).standard_normal((n, 4)).astype(np.float32)
-                                                for i, n in enumerate((9, 16))])
+    features, lengths = front_pad_with_lengths(
+        [np.random.default_rng(i).standard_normal((n, 4)).astype(np.float32) for i, n in enumerate((9, 16))]
+    )
     with torch.no_grad():
         shared = model(features, 4, torch.tensor([0, 0, 1, 1, 1]), lengths)
         separate = model(features[[0, 0, 1, 1, 1]], 4, lengths=lengths[[0, 0, 1, 1, 1]])
@@ -99,8 +107,18 @@ def test_subsampling_shortens_what_the_decoder_attends_over():
 
 def test_tiny_overfit_reduces_the_loss():
     torch.manual_seed(0)
-    model = CaptioningModel(ModelConfig(n_mels=4, encoder_hidden=8, decoder_hidden=16, subsampling_factor=2,
-                                        sequence_mode="packed", decoder="attention", dropout=0.0), 6)
+    model = CaptioningModel(
+        ModelConfig(
+            n_mels=4,
+            encoder_hidden=8,
+            decoder_hidden=16,
+            subsampling_factor=2,
+            sequence_mode="packed",
+            decoder="attention",
+            dropout=0.0,
+        ),
+        6,
+    )
     features, lengths = front_pad_with_lengths([np.full((12, 4), 1.0, np.float32), np.full((8, 4), -1.0, np.float32)])
     targets = torch.tensor([[1, 2, 5], [3, 4, 5]])
     weights = token_weights([1] * 6)

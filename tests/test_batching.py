@@ -66,9 +66,11 @@ def test_clip_without_captions_is_an_error():
 
 def test_lazy_feature_source():
     calls = []
+
     def load(clip):
         calls.append(clip)
         return np.zeros((2, 2), np.float32)
+
     data = CaptionDataset(["a", "b"], {"a": [[0]], "b": [[0]]}, load, eos_index=0)
     list(data.batches(2, "clip", 0, 0))
     assert sorted(calls) == ["a", "b"]
@@ -84,8 +86,9 @@ def test_batches_carry_each_clips_frame_count():
     caption_batch = next(_dataset().batches(batch_size=4, mode="caption", seed=0, epoch=0, shuffle=False))
     assert caption_batch.lengths.tolist() == [3, 3, 3, 4]
     features, lengths = front_pad_with_lengths([np.ones((2, 3), np.float32), np.ones((4, 3), np.float32)])
-    assert lengths.tolist() == [2, 4] and torch.equal(features, front_pad_features(
-        [np.ones((2, 3), np.float32), np.ones((4, 3), np.float32)]))
+    assert lengths.tolist() == [2, 4] and torch.equal(
+        features, front_pad_features([np.ones((2, 3), np.float32), np.ones((4, 3), np.float32)])
+    )
 
 
 def test_default_padding_stays_zeros():

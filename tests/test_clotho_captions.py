@@ -16,6 +16,7 @@ import soundfile as sf
 import torch
 
 from aac_subsampling.data.clotho import clotho_v1_present
+from aac_subsampling.data.reader import CSV_HEADER, read_split
 from aac_subsampling.data.synthetic.clotho_shaped import (
     MARKER,
     clip_samples,
@@ -23,7 +24,6 @@ from aac_subsampling.data.synthetic.clotho_shaped import (
     main,
     read_caption_rows,
 )
-from aac_subsampling.data.reader import CSV_HEADER, read_split
 from aac_subsampling.loss import token_weights
 from aac_subsampling.tokens import EOS, SOS, Vocabulary, normalise_caption
 
@@ -114,8 +114,9 @@ def test_real_file_names_round_trip_through_the_reader(clotho_captions_dir: Path
     extra = {split: [row for row in real[split].items() if row[0] not in QUIRKY_NAMES[split]][:2] for split in SPLITS}
     captions_dir = write_captions(tmp_path / "captions", {s: chosen[s] + extra[s] for s in SPLITS})
     out = tmp_path / "corpus"
-    summary = generate_clotho_shaped_corpus(captions_dir, out, min_seconds=3.0, max_seconds=3.2,
-                                            limit=6, workers=1, progress=False)
+    summary = generate_clotho_shaped_corpus(
+        captions_dir, out, min_seconds=3.0, max_seconds=3.2, limit=6, workers=1, progress=False
+    )
     kept = {split: (chosen[split] + extra[split])[:6] for split in SPLITS}
     assert summary.clips == {split: len(kept[split]) for split in SPLITS} == {"development": 6, "evaluation": 6}
     for split in SPLITS:
@@ -131,20 +132,24 @@ def test_real_file_names_round_trip_through_the_reader(clotho_captions_dir: Path
 
 
 def test_limit_on_the_real_files_keeps_the_first_clips(clotho_captions_dir: Path, tmp_path: Path) -> None:
-    summary = generate_clotho_shaped_corpus(clotho_captions_dir, tmp_path, min_seconds=3.0, max_seconds=3.1,
-                                            limit=2, workers=1, progress=False)
+    summary = generate_clotho_shaped_corpus(
+        clotho_captions_dir, tmp_path, min_seconds=3.0, max_seconds=3.1, limit=2, workers=1, progress=False
+    )
     assert summary.files_written == 4
     for split in SPLITS:
         assert [c.file_name for c in read_split(tmp_path, split).clips] == [
-            name for name, _ in load_rows(clotho_captions_dir, split)[:2]]
+            name for name, _ in load_rows(clotho_captions_dir, split)[:2]
+        ]
 
 
 # --- the Clotho-shaped generator on invented rows (runs everywhere) --------------------------------
 
 INVENTED = {
-    "development": [("a, b & c.wav", ("one", "two", "three", "four, five", 'six "6"')),
-                    ("x.y.z v1.0.wav", ("a", "b", "c", "d", "e")),
-                    ("Tom &amp; Jerry.wav", ("f", "g", "h", "i", "j"))],
+    "development": [
+        ("a, b & c.wav", ("one", "two", "three", "four, five", 'six "6"')),
+        ("x.y.z v1.0.wav", ("a", "b", "c", "d", "e")),
+        ("Tom &amp; Jerry.wav", ("f", "g", "h", "i", "j")),
+    ],
     "evaluation": [("only one.wav", ("k", "l", "m", "n", "o"))],
 }
 
@@ -152,8 +157,9 @@ INVENTED = {
 def test_generator_is_deterministic_resumes_and_prunes(tmp_path: Path) -> None:
     captions_dir = write_captions(tmp_path / "captions", INVENTED)
     first, second = tmp_path / "first", tmp_path / "second"
-    made = generate_clotho_shaped_corpus(captions_dir, first, min_seconds=3.0, max_seconds=4.0, workers=1,
-                                         progress=False)
+    made = generate_clotho_shaped_corpus(
+        captions_dir, first, min_seconds=3.0, max_seconds=4.0, workers=1, progress=False
+    )
     assert made.files_written == 4 and made.files_kept == 0 and (first / MARKER).is_file()
     generate_clotho_shaped_corpus(captions_dir, second, min_seconds=3.0, max_seconds=4.0, workers=2, progress=False)
     for split, rows in INVENTED.items():
@@ -161,18 +167,24 @@ def test_generator_is_deterministic_resumes_and_prunes(tmp_path: Path) -> None:
             assert (first / split / name).read_bytes() == (second / split / name).read_bytes(), name
     # audio depends on the name and seed only
     assert np.array_equal(clip_samples("a, b & c.wav", 0, 3.0, 4.0), clip_samples("a, b & c.wav", 0, 3.0, 4.0))
-    assert not np.array_equal(clip_samples("a, b & c.wav", 1, 3.0, 4.0)[:1000],
-                              clip_samples("a, b & c.wav", 0, 3.0, 4.0)[:1000])
+    assert not np.array_equal(
+        clip_samples("a, b & c.wav", 1, 3.0, 4.0)[:1000], clip_samples("a, b & c.wav", 0, 3.0, 4.0)[:1000]
+    )
 
     wav = first / "development" / "x.y.z v1.0.wav"
     mtime = wav.stat().st_mtime_ns
     again = generate_clotho_shaped_corpus(captions_dir, first, min_seconds=3.0, max_seconds=4.0, progress=False)
     assert (again.files_written, again.files_kept) == (0, 4) and wav.stat().st_mtime_ns == mtime
     wav.write_bytes(wav.read_bytes()[:1000])  # a damaged clip is rewritten
-    assert generate_clotho_shaped_corpus(captions_dir, first, min_seconds=3.0, max_seconds=4.0,
-                                         progress=False).files_written == 1
-    smaller = generate_clotho_shaped_corpus(captions_dir, first, min_seconds=3.0, max_seconds=4.0, limit=1,
-                                            progress=False)
+    assert (
+        generate_clotho_shaped_corpus(
+            captions_dir, first, min_seconds=3.0, max_seconds=4.0, progress=False
+        ).files_written
+        == 1
+    )
+    smaller = generate_clotho_shaped_corpus(
+        captions_dir, first, min_seconds=3.0, max_seconds=4.0, limit=1, progress=False
+    )
     assert sorted(smaller.files_removed) == ["development/Tom &amp; Jerry.wav", "development/x.y.z v1.0.wav"]
     assert [c.file_name for c in read_split(first, "development").clips] == ["a, b & c.wav"]
 
@@ -187,8 +199,10 @@ def test_generator_refuses_foreign_folders_and_bad_input(tmp_path: Path) -> None
     assert (foreign / "development" / "real.wav").stat().st_size > 0
     with pytest.raises(ValueError, match="min_seconds"):
         generate_clotho_shaped_corpus(captions_dir, tmp_path / "x", min_seconds=1.0, progress=False)
-    bad = write_captions(tmp_path / "bad", {"development": [("not audio.mp3", ("a", "b", "c", "d", "e"))],
-                                            "evaluation": INVENTED["evaluation"]})
+    bad = write_captions(
+        tmp_path / "bad",
+        {"development": [("not audio.mp3", ("a", "b", "c", "d", "e"))], "evaluation": INVENTED["evaluation"]},
+    )
     with pytest.raises(ValueError, match=r"clotho_captions_development.csv line 2: file name 'not audio.mp3'"):
         generate_clotho_shaped_corpus(bad, tmp_path / "y", progress=False)
     with pytest.raises(FileNotFoundError, match="clotho_captions_development.csv"):
@@ -198,8 +212,26 @@ def test_generator_refuses_foreign_folders_and_bad_input(tmp_path: Path) -> None
 def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     captions_dir = write_captions(tmp_path / "captions", INVENTED)
     out = tmp_path / "out"
-    assert main(["--captions-dir", str(captions_dir), "--out", str(out), "--limit", "2", "--min-seconds", "3",
-                 "--max-seconds", "3.5", "--workers", "1", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "--captions-dir",
+                str(captions_dir),
+                "--out",
+                str(out),
+                "--limit",
+                "2",
+                "--min-seconds",
+                "3",
+                "--max-seconds",
+                "3.5",
+                "--workers",
+                "1",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "3 wavs written" in capsys.readouterr().out  # 2 development clips, the 1 evaluation clip
     assert [c.file_name for c in read_split(out, "development").clips] == [n for n, _ in INVENTED["development"][:2]]
     assert main(["--captions-dir", str(tmp_path / "nowhere"), "--out", str(out)]) == 1

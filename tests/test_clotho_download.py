@@ -6,8 +6,8 @@ import csv
 import hashlib
 import logging
 import socket
-from collections import namedtuple
 import threading
+from collections import namedtuple
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -137,8 +137,9 @@ def test_good_file_is_downloaded_and_verified(server: tuple[str, ServerState], t
     base, state = server
     data = bytes(range(256)) * 1000
     state.files["clotho_captions_development.csv"] = data
-    dest = download_file(file_url("clotho_captions_development.csv", base), tmp_path / "c.csv", md5(data),
-                         progress=False)
+    dest = download_file(
+        file_url("clotho_captions_development.csv", base), tmp_path / "c.csv", md5(data), progress=False
+    )
     assert dest.read_bytes() == data
     assert not (tmp_path / "c.csv.part").exists()
     # already there with the right md5: no second request
@@ -235,7 +236,8 @@ def test_fetch_downloads_extracts_and_verifies(server: tuple[str, ServerState], 
     result = fetch_clotho_v1(root, base_url=base, progress=False, files=remotes, expected_counts=COUNTS)
     assert result == root
     assert sorted(p.name for p in (root / "development").glob("*.wav")) == [
-        f"development clip {i}.v1.wav" for i in range(3)]
+        f"development clip {i}.v1.wav" for i in range(3)
+    ]
     assert len(list((root / "evaluation").glob("*.wav"))) == 2
     assert clotho_v1_present(root, COUNTS, remotes)
     assert describe_missing(root, COUNTS, remotes) == ""
@@ -252,12 +254,17 @@ def test_fetch_with_everything_present_touches_no_network(
     root = tmp_path / "clotho"
     fetch_clotho_v1(root, base_url=base, progress=False, files=remotes, expected_counts=COUNTS)
     # a second fetch, pointed at a dead port, succeeds because nothing is needed
-    assert fetch_clotho_v1(root, base_url=closed_port_url, progress=False, files=remotes,
-                           expected_counts=COUNTS) == root
+    assert (
+        fetch_clotho_v1(root, base_url=closed_port_url, progress=False, files=remotes, expected_counts=COUNTS) == root
+    )
     # and an existing copy elsewhere is used as is
     elsewhere = tmp_path / "empty root"
-    assert fetch_clotho_v1(elsewhere, base_url=closed_port_url, existing=root, progress=False,
-                           files=remotes, expected_counts=COUNTS) == root
+    assert (
+        fetch_clotho_v1(
+            elsewhere, base_url=closed_port_url, existing=root, progress=False, files=remotes, expected_counts=COUNTS
+        )
+        == root
+    )
     assert not elsewhere.exists()
 
 
@@ -297,8 +304,13 @@ def test_wrong_counts_after_extraction_are_reported(server: tuple[str, ServerSta
     contents, remotes = fake_clotho(tmp_path)
     state.files.update(contents)
     with pytest.raises(ClothoLayoutError, match="expected 4"):
-        fetch_clotho_v1(tmp_path / "clotho", base_url=base, progress=False, files=remotes,
-                        expected_counts={"development": 4, "evaluation": 2})
+        fetch_clotho_v1(
+            tmp_path / "clotho",
+            base_url=base,
+            progress=False,
+            files=remotes,
+            expected_counts={"development": 4, "evaluation": 2},
+        )
 
 
 # --- bad inputs: hand-placed files, busy servers, silent long steps, disk space -----------------
@@ -412,11 +424,13 @@ def test_md5_and_extraction_progress_bars(tmp_path: Path, capsys: pytest.Capture
     _extract_archive(archive, tmp_path / "loud", "development", progress=True)
     assert "unpack clotho_audio_development.7z" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "loud" / "development").iterdir()) == sorted(
-        p.name for p in (tmp_path / "quiet" / "development").iterdir())
+        p.name for p in (tmp_path / "quiet" / "development").iterdir()
+    )
 
 
-def test_fetch_with_progress_off_prints_nothing(server: tuple[str, ServerState], tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_fetch_with_progress_off_prints_nothing(
+    server: tuple[str, ServerState], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     base, state = server
     contents, remotes = fake_clotho(tmp_path)
     state.files.update(contents)

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DIRECT = {
     "torch", "numpy", "librosa", "scipy", "soundfile", "pandas", "tqdm", "threadpoolctl", "py7zr",
     "pycocoevalcap", "matplotlib", "seaborn", "papermill", "nbval", "ipykernel", "ipython", "nbformat",
-    "nbclient", "ipywidgets", "pytest", "psutil",
+    "nbclient", "ipywidgets", "pytest", "psutil", "ruff",
 }  # fmt: skip
 # For the notebooks in JupyterLab: pinned by requirements-jupyterlab.txt and by both environment files.
 JUPYTERLAB = {"jupyterlab"}
@@ -142,9 +142,7 @@ def _notebook_source(path: Path) -> str:
         "".join(cell["source"]) for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]
         if cell["cell_type"] == "code"
     ]  # fmt: skip
-    return "\n".join(
-        line for cell in cells for line in cell.splitlines() if not line.lstrip().startswith(("%", "!"))
-    )
+    return "\n".join(line for cell in cells for line in cell.splitlines() if not line.lstrip().startswith(("%", "!")))
 
 
 def third_party_imports() -> dict[str, set[str]]:
@@ -218,9 +216,7 @@ def test_installed_versions_match_the_pins():
 
 
 def test_run_all_help():
-    completed = subprocess.run(
-        ["bash", str(ROOT / "run_all.sh"), "--help"], capture_output=True, text=True, timeout=30
-    )
+    completed = subprocess.run(["bash", str(ROOT / "run_all.sh"), "--help"], capture_output=True, text=True, timeout=30)
     assert completed.returncode == 0, completed.stderr
     for word in ("--profile", "--data-dir", "--results-dir", "--device", "--seed", "--force", "--m"):
         assert word in completed.stdout
@@ -241,7 +237,16 @@ def test_run_all_paper_without_clotho_fails_fast_and_writes_nothing(tmp_path, en
     results = tmp_path / "results"
     started = time.monotonic()
     completed = subprocess.run(
-        ["bash", str(ROOT / "run_all.sh"), "--profile", "paper", "--data-dir", str(data), "--results-dir", str(results)],
+        [
+            "bash",
+            str(ROOT / "run_all.sh"),
+            "--profile",
+            "paper",
+            "--data-dir",
+            str(data),
+            "--results-dir",
+            str(results),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

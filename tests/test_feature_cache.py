@@ -114,8 +114,9 @@ def test_parallel_workers_and_failures_named(clips: list[FakeClip], tmp_path: Pa
     bad = tmp_path / "audio" / "broken: clip.wav"
     bad.write_bytes(b"not a wav")
     with pytest.raises(FeatureCacheError, match="broken: clip.wav") as info:
-        cache_features([*clips, FakeClip(bad.name, bad)], tmp_path / "cache", FeatureConfig(), workers=2,
-                       progress=False)
+        cache_features(
+            [*clips, FakeClip(bad.name, bad)], tmp_path / "cache", FeatureConfig(), workers=2, progress=False
+        )
     assert list(info.value.failures) == ["broken: clip.wav"]
     store = cache_features(clips, tmp_path / "cache", FeatureConfig(), workers=2, progress=False)
     assert store.stats is not None and (store.stats.extracted, store.stats.reused) == (0, len(NAMES))
@@ -164,8 +165,9 @@ def test_non_finite_and_truncated_clips_are_failures_named_by_clip(clips: list[F
     bad = [FakeClip(nan_clip.name, nan_clip), FakeClip(cut.name, cut)]
     for workers in (1, 2):
         with pytest.raises(FeatureCacheError) as info:
-            cache_features([*clips, *bad], tmp_path / f"cache{workers}", FeatureConfig(), workers=workers,
-                           progress=False)
+            cache_features(
+                [*clips, *bad], tmp_path / f"cache{workers}", FeatureConfig(), workers=workers, progress=False
+            )
         assert sorted(info.value.failures) == ["cut short.wav", "nan: inside.wav"]
         assert "non-finite" in info.value.failures["nan: inside.wav"]
         assert "truncated" in info.value.failures["cut short.wav"]

@@ -50,8 +50,9 @@ def test_resampled_and_stereo_copies_give_the_same_frames(tmp_path: Path) -> Non
     Tolerance, measured: in mel bands lying wholly below the signal's 8 kHz band limit the
     resampled copy differs by at most 0.02 natural-log units (about 0.09 dB; measured 0.012 in the
     first frame, where the resampler's edge transient sits, and below 0.009 elsewhere, also with
-    16-bit storage), and by less than 0.002 on average (measured ~3e-4). Bands above 11.025 kHz hold only window leakage at ~-100 dB, where the
-    resampler's stop band differs by up to ~1.2 log units, so they are not compared. The stereo
+    16-bit storage), and by less than 0.002 on average (measured ~3e-4). Bands above 11.025 kHz hold only
+    window leakage at ~-100 dB, where the resampler's stop band differs by up to ~1.2 log units, so they
+    are not compared. The stereo
     copy (L = x + d, R = x - d, averaged back to x) matches within 1e-4 everywhere.
     """
     cfg = FeatureConfig()
@@ -154,8 +155,11 @@ def test_truncated_wav_is_named_with_promised_and_present_frames(tmp_path: Path)
     cut.write_bytes(data[: len(data) // 2])
     present = (len(data) // 2 - 44) // 2  # 44-byte header, 2 bytes per frame
     assert sf.info(str(cut)).frames == present  # what soundfile alone reports: no hint of a problem
-    for call in (lambda: load_audio(cut), lambda: load_audio(cut, data=cut.read_bytes()),
-                 lambda: extract_features(cut, FeatureConfig())):
+    for call in (
+        lambda: load_audio(cut),
+        lambda: load_audio(cut, data=cut.read_bytes()),
+        lambda: extract_features(cut, FeatureConfig()),
+    ):
         with pytest.raises(ValueError, match=r"cut: half\.wav is truncated") as info:
             call()
         assert f"promises {SR} frames" in str(info.value) and f"only {present}" in str(info.value)

@@ -30,9 +30,25 @@ def environment() -> dict[str, str]:
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu_check") / "check.json"
     completed = subprocess.run(
-        [sys.executable, str(SCRIPT), "--sizes", "tiny", "--device", "cpu", "--out", str(out),
-         "--m", " ".join(map(str, FACTORS)), "--time-budget-s", "240"],
-        cwd=REPOSITORY, env=environment(), capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--sizes",
+            "tiny",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--m",
+            " ".join(map(str, FACTORS)),
+            "--time-budget-s",
+            "240",
+        ],
+        cwd=REPOSITORY,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     return json.loads(out.read_text()), out, completed.stdout
@@ -104,8 +120,9 @@ def test_the_check_imports_no_heavy_package():
         "spec.loader.exec_module(module)\n"
         f"print([name for name in sys.modules if name.split('.')[0] in {HEAVY_MODULES!r}])\n"
     )
-    completed = subprocess.run([sys.executable, "-c", probe], env=environment(), capture_output=True, text=True,
-                               timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], env=environment(), capture_output=True, text=True, timeout=120
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert completed.stdout.strip().splitlines()[-1] == "[]"
 

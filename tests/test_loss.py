@@ -39,4 +39,6 @@ def test_weighted_cross_entropy_by_hand():
 
 def test_ignore_padding_needs_lengths():
     with pytest.raises(ValueError, match="target_lengths"):
-        weighted_cross_entropy(torch.zeros(1, 2, 3), torch.zeros(1, 2, dtype=torch.long), torch.ones(3), ignore_padding=True)
+        weighted_cross_entropy(
+            torch.zeros(1, 2, 3), torch.zeros(1, 2, dtype=torch.long), torch.ones(3), ignore_padding=True
+        )

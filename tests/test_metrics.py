@@ -204,7 +204,15 @@ def test_matches_pycocoevalcap(result, coco_reference, metric):
 @pytest.mark.java
 def test_result_shape_and_names(result):
     assert METRIC_NAMES == (
-        "BLEU1", "BLEU2", "BLEU3", "BLEU4", "ROUGE_L", "METEOR", "CIDEr", "SPICE", "SPIDEr",
+        "BLEU1",
+        "BLEU2",
+        "BLEU3",
+        "BLEU4",
+        "ROUGE_L",
+        "METEOR",
+        "CIDEr",
+        "SPICE",
+        "SPIDEr",
     )
     assert list(result.corpus) == list(METRIC_NAMES)
     assert list(result.per_clip.columns) == list(METRIC_NAMES)
@@ -393,9 +401,7 @@ def test_concurrent_evaluations_use_separate_dirs(meteor, tmp_path):
     outputs: dict[int, EvaluationResult] = {}
 
     def run(k: int) -> None:
-        outputs[k] = evaluate_captions(
-            PREDICTIONS, REFERENCES, spice=False, work_dir=tmp_path, meteor=meteor
-        )
+        outputs[k] = evaluate_captions(PREDICTIONS, REFERENCES, spice=False, work_dir=tmp_path, meteor=meteor)
 
     threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
     for t in threads:
@@ -450,7 +456,7 @@ TRICKY = [
     "A dog barks, loudly!",
     "It's the man's car -- (really) don't \"quote\" me; ok? 3.5 e-mail U.S. can't",
     "Birds chirp [outside] {here} & there / path*star 100% $5 #tag @home",
-    "\"Hello,\" she said.  Then... silence",
+    '"Hello," she said.  Then... silence',
     "'tis cold and the kids' toys rattle",
     "People are talking.The rain falls",
     "I'm here, you're there, we've been, they'll go, he'd say",

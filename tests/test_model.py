@@ -84,7 +84,9 @@ def test_residual_really_adds_the_subsampled_input():
         x3 = subsample(h2, 2)
         h3 = encoder.layers[2](x3)[0] + x3
         assert torch.allclose(encoder(features), h3)
-    code_encoder = Encoder(ModelConfig(n_mels=4, encoder_hidden=2, subsampling_factor=2, dropout=0.0, residual_mode="code"))
+    code_encoder = Encoder(
+        ModelConfig(n_mels=4, encoder_hidden=2, subsampling_factor=2, dropout=0.0, residual_mode="code")
+    )
     code_encoder.load_state_dict(encoder.state_dict())
     with torch.no_grad():
         assert torch.allclose(code_encoder(features), encoder.layers[2](x3)[0])
@@ -140,8 +142,12 @@ EXPECTED_STATE_KEYS = [
     for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 ]
 EXPECTED_STATE_KEYS = sorted(EXPECTED_STATE_KEYS) + [
-    "decoder.gru.weight_ih_l0", "decoder.gru.weight_hh_l0", "decoder.gru.bias_ih_l0", "decoder.gru.bias_hh_l0",
-    "decoder.classifier.weight", "decoder.classifier.bias",
+    "decoder.gru.weight_ih_l0",
+    "decoder.gru.weight_hh_l0",
+    "decoder.gru.bias_ih_l0",
+    "decoder.gru.bias_hh_l0",
+    "decoder.classifier.weight",
+    "decoder.classifier.bias",
 ]
 
 
@@ -186,8 +192,14 @@ def test_paper_mode_training_forward_is_unchanged_for_the_same_seed():
 def test_code_dropout_drops_each_gru_output_before_the_residual(residual_mode):
     """Authors' code: H_1 = dropout(GRU_1(X)); H_2 = H_1'' + dropout(GRU_2(H_1'')); H_3 = dropout(GRU_3(H_2''))
     with the paper-era residual (layer 2 only), H_2'' + dropout(GRU_3(H_2'')) with the DCASE baseline's."""
-    config = ModelConfig(n_mels=4, encoder_hidden=3, subsampling_factor=2, dropout_placement="code",
-                         residual_mode=residual_mode, subsampling_mode="ceil")
+    config = ModelConfig(
+        n_mels=4,
+        encoder_hidden=3,
+        subsampling_factor=2,
+        dropout_placement="code",
+        residual_mode=residual_mode,
+        subsampling_mode="ceil",
+    )
     encoder = Encoder(config).train()
     features = torch.randn(2, 15, 4)
     drop = lambda x: torch.nn.functional.dropout(x, 0.25, True)  # noqa: E731
@@ -227,7 +239,10 @@ def test_authors_code_config_turns_on_everything_the_code_did():
     config = Config.authors_code()
     assert config.features == FeatureConfig.authors_code()
     assert (config.model.subsampling_mode, config.model.residual_mode, config.model.dropout_placement) == (
-        "ceil", "code", "code")
+        "ceil",
+        "code",
+        "code",
+    )
     assert config.train.drop_last is True
     assert (config.model.sequence_mode, config.model.padding, config.model.decoder) == ("padded", "zeros", "paper")
     assert Config().with_overrides(authors_code_overrides()) == config

@@ -29,7 +29,10 @@ PAPER = "paper.py"
 # facts (SPLITS, the clip counts, caption file names) and write files atomically on their own. Empty this
 # list once they import data/clotho_card.py and aac_subsampling.atomic.
 AWAITING_SYNTHETIC_MOVE: tuple[str, ...] = (
-    "data/synthetic/", "data/synthetic.py", "data/synth_captions.py", "data/synth_events.py",
+    "data/synthetic/",
+    "data/synthetic.py",
+    "data/synth_captions.py",
+    "data/synth_events.py",
     "data/clotho_shaped.py",
 )
 # Being split by metric by someone else right now: SPICE's CoreNLP fetch stages jars and renames them.
@@ -53,13 +56,15 @@ def test_clotho_card_facts():
     assert clotho_card.ZENODO_HOST == "zenodo.org"
     files = clotho_card.CLOTHO_V1_FILES
     assert sorted((f.split, f.kind) for f in files) == sorted(
-        (split, kind) for split in clotho_card.SPLITS for kind in ("audio", "captions", "metadata"))
+        (split, kind) for split in clotho_card.SPLITS for kind in ("audio", "captions", "metadata")
+    )
     assert all(re.fullmatch(r"[0-9a-f]{32}", f.md5) for f in files)
     assert dict(clotho_card.CAPTION_FILES) == {s: f"clotho_captions_{s}.csv" for s in clotho_card.SPLITS}
     archive = next(f for f in files if f.kind == "audio" and f.split == "evaluation")
     assert archive.name == "clotho_audio_evaluation.7z" and archive.extracts_to("root") == Path("root/evaluation")
     assert clotho_card.file_url(archive.name) == (
-        "https://zenodo.org/record/3490684/files/clotho_audio_evaluation.7z?download=1")
+        "https://zenodo.org/record/3490684/files/clotho_audio_evaluation.7z?download=1"
+    )
 
 
 def test_every_user_of_the_card_holds_the_same_objects():
@@ -101,7 +106,9 @@ def test_fetcher_and_preflight_follow_one_plan(tmp_path, monkeypatch):
         return Path(dest)
 
     monkeypatch.setattr(clotho, "download_file", fake_download)
-    monkeypatch.setattr(clotho, "_extract_archive", lambda archive, root, split, progress: extracted.append(archive.name))
+    monkeypatch.setattr(
+        clotho, "_extract_archive", lambda archive, root, split, progress: extracted.append(archive.name)
+    )
     monkeypatch.setattr(clotho, "verify_or_move_aside", lambda *args, **kwargs: None)
     monkeypatch.setattr(clotho, "verify_clotho_layout", lambda *args, **kwargs: None)
     for root in _folder_states(tmp_path):
@@ -117,8 +124,14 @@ def test_fetcher_and_preflight_follow_one_plan(tmp_path, monkeypatch):
 
 def test_both_by_hand_messages_are_the_cards(tmp_path):
     offline = preflight.run_checks(
-        "paper", tmp_path, "cpu", network=lambda: False, cuda=lambda: (False, "no GPU"),
-        java=lambda: (True, "openjdk 17"), clotho=preflight._clotho_probe)
+        "paper",
+        tmp_path,
+        "cpu",
+        network=lambda: False,
+        cuda=lambda: (False, "no GPU"),
+        java=lambda: (True, "openjdk 17"),
+        clotho=preflight._clotho_probe,
+    )
     (error,) = [e for e in offline.errors if "put them, with these names" in e]
     fetcher = clotho._manual_instructions(tmp_path, clotho_card.CLOTHO_V1_FILES, None)
     common = f"and put them, with these names, in {tmp_path.resolve()}/: the 7z archives are checked"
@@ -135,13 +148,14 @@ def test_paper_numbers_agree_with_each_other_and_with_the_card():
     from aac_subsampling.features import n_frames
 
     features = FeatureConfig()
-    frames = tuple(n_frames(int(seconds * features.sample_rate), features.hop_length)
-                   for seconds in clotho_card.CLIP_SECONDS)
+    frames = tuple(
+        n_frames(int(seconds * features.sample_rate), features.hop_length) for seconds in clotho_card.CLIP_SECONDS
+    )
     assert frames == paper.CLOTHO_FRAME_RANGE == (1292, 2584)
     assert tuple(paper.TABLE2_INPUT_FRAMES.values()) == paper.CLOTHO_FRAME_RANGE
     assert [row.M for row in paper.TABLE2] == list(paper.SUBSAMPLING_FACTORS)
     for row in paper.TABLE2:  # L = 3: two sub-samplings before the last layer
-        assert (row.T_L_min, row.T_L_max) == tuple(f // row.M ** 2 for f in paper.CLOTHO_FRAME_RANGE)
+        assert (row.T_L_min, row.T_L_max) == tuple(f // row.M**2 for f in paper.CLOTHO_FRAME_RANGE)
     assert all(len(values) == len(paper.SUBSAMPLING_FACTORS) for values in paper.TABLE1.values())
     assert (paper.PAPER_VOCABULARY_SIZE, paper.PAPER_PARAMETERS) == (4367, 4_573_711)
 
@@ -156,9 +170,11 @@ def test_every_user_of_the_paper_module_holds_the_same_values():
     assert claims.PAPER_PARAMETERS == fake_results.PAPER_PARAMETERS == paper.PAPER_PARAMETERS
     assert claims.TABLE2_INPUT_FRAMES is paper.TABLE2_INPUT_FRAMES
     assert inspect.signature(model.measure_encoder_lengths).parameters["frame_counts"].default is (
-        paper.CLOTHO_FRAME_RANGE)
+        paper.CLOTHO_FRAME_RANGE
+    )
     assert inspect.signature(model.paper_parameter_count).parameters["vocabulary_size"].default == (
-        paper.PAPER_VOCABULARY_SIZE)
+        paper.PAPER_VOCABULARY_SIZE
+    )
     table1, table2 = tables.paper_table1(), tables.paper_table2()
     assert list(table1.columns) == list(paper.TABLE1_COLUMNS) and list(table1.index) == list(paper.TABLE1)
     assert [tuple(row) for row in table2.itertuples(index=False)] == [tuple(row) for row in paper.TABLE2]
@@ -204,8 +220,11 @@ def _number(token: tokenize.TokenInfo) -> float | None:
 
 
 def _exempt(relative: str, *lists: tuple[str, ...]) -> bool:
-    return any(relative == entry or (entry.endswith("/") and relative.startswith(entry))
-               for entries in lists for entry in entries)
+    return any(
+        relative == entry or (entry.endswith("/") and relative.startswith(entry))
+        for entries in lists
+        for entry in entries
+    )
 
 
 def _stray_facts(relative: str, tokens: list[tokenize.TokenInfo]) -> Iterator[str]:
@@ -228,8 +247,15 @@ def _stray_facts(relative: str, tokens: list[tokenize.TokenInfo]) -> Iterator[st
                 if text in {str(n) for n in numbers} and relative != home:
                     yield f"{where}: string {token.string} (build it from {home})"
             if relative != CARD:
-                for marker in ("3490684", "zenodo.org", "clotho_captions_", "clotho_audio_", "clotho_metadata_",
-                               "put them, with these names", *(f.md5 for f in clotho_card.CLOTHO_V1_FILES)):
+                for marker in (
+                    "3490684",
+                    "zenodo.org",
+                    "clotho_captions_",
+                    "clotho_audio_",
+                    "clotho_metadata_",
+                    "put them, with these names",
+                    *(f.md5 for f in clotho_card.CLOTHO_V1_FILES),
+                ):
                     if marker in text:
                         yield f"{where}: {marker!r} in {token.string[:60]} (the card's: {CARD})"
                 if text == "development" and following is not None and following.string == ",":
@@ -239,8 +265,12 @@ def _stray_facts(relative: str, tokens: list[tokenize.TokenInfo]) -> Iterator[st
 
 
 def test_no_stray_definitions_of_card_or_paper_facts():
-    stray = [problem for relative, source in _lib_files() if not _exempt(relative, AWAITING_SYNTHETIC_MOVE)
-             for problem in _stray_facts(relative, _code_tokens(source))]
+    stray = [
+        problem
+        for relative, source in _lib_files()
+        if not _exempt(relative, AWAITING_SYNTHETIC_MOVE)
+        for problem in _stray_facts(relative, _code_tokens(source))
+    ]
     assert stray == []
 
 
@@ -253,20 +283,28 @@ def f():
 '''
     found = list(_stray_facts("somewhere.py", _code_tokens(source)))
     assert [line.split(": ", 1)[1].split(" (")[0] for line in found] == [
-        "SPLITS defined", "the splits typed out", 'string "2584"', "literal 2_584", "'zenodo.org' in \"https://zenodo.org/x\""]
+        "SPLITS defined",
+        "the splits typed out",
+        'string "2584"',
+        "literal 2_584",
+        "'zenodo.org' in \"https://zenodo.org/x\"",
+    ]
 
 
 def test_no_other_write_then_rename_in_lib():
     calls = {("os", "replace"), ("os", "rename"), ("shutil", "move")}
     found = []
     for relative, source in _lib_files():
-        if relative == "atomic.py" or _exempt(relative, AWAITING_SYNTHETIC_MOVE, AWAITING_EVALUATION_SPLIT,
-                                              RENAMES_THAT_ARE_NOT_WRITES):
+        if relative == "atomic.py" or _exempt(
+            relative, AWAITING_SYNTHETIC_MOVE, AWAITING_EVALUATION_SPLIT, RENAMES_THAT_ARE_NOT_WRITES
+        ):
             continue
         tokens = _code_tokens(source)
         for first, dot, second in zip(tokens, tokens[1:], tokens[2:]):
             if dot.string == "." and (first.string, second.string) in calls:
-                found.append(f"{relative}:{first.start[0]}: {first.string}.{second.string} (use aac_subsampling.atomic)")
+                found.append(
+                    f"{relative}:{first.start[0]}: {first.string}.{second.string} (use aac_subsampling.atomic)"
+                )
     assert found == []
 
 

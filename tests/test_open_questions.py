@@ -34,7 +34,10 @@ def test_each_variant_changes_exactly_its_switches():
     assert silence.model.padding == "silence" and silence.features == paper.features
     authors = runkey.training_config("quick", 16, 0, None, VARIANTS["authors_code"].overrides)
     assert (authors.model.subsampling_mode, authors.model.residual_mode, authors.model.dropout_placement) == (
-        "ceil", "code", "code")
+        "ceil",
+        "code",
+        "code",
+    )
     assert (authors.features.window, authors.features.peak_normalise, authors.train.drop_last) == ("hann", True, True)
     assert authors.features.standardise == paper.features.standardise  # the profile's own settings stay
     attention = runkey.training_config("quick", 1, 0, None, VARIANTS["attention"].overrides)
@@ -57,7 +60,8 @@ def _write_scores(folder: Path, seed: int, factor: int, cider: np.ndarray, rouge
     directory = layout.run_dir(folder, seed, factor)
     directory.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"clip_id": CLIPS, "CIDEr": cider, "ROUGE_L": rouge}).to_csv(
-        directory / f"{layout.METRICS_STEM}_per_clip.csv", index=False)
+        directory / f"{layout.METRICS_STEM}_per_clip.csv", index=False
+    )
 
 
 @pytest.fixture
@@ -75,10 +79,24 @@ def study_folder(tmp_path):
             for decode in batch.DECODES:
                 loss = 0.05 if decode == "padded_batched" else 0.0
                 _write_scores(batch.decode_dir(results, decode), seed, factor, cider, rouge - loss)
-    records = [{"seed": s, "M": m, "decodes": [
-        {"decode": d, "sequence_mode": mode, "batch_size": size or 16, "n_clips": len(CLIPS),
-         "n_changed": 7 if d == "padded_batched" else 0} for d, (mode, size) in batch.DECODES.items()]}
-        for s in (0, 1) for m in (1, 16)]
+    records = [
+        {
+            "seed": s,
+            "M": m,
+            "decodes": [
+                {
+                    "decode": d,
+                    "sequence_mode": mode,
+                    "batch_size": size or 16,
+                    "n_clips": len(CLIPS),
+                    "n_changed": 7 if d == "padded_batched" else 0,
+                }
+                for d, (mode, size) in batch.DECODES.items()
+            ],
+        }
+        for s in (0, 1)
+        for m in (1, 16)
+    ]
     return results, records
 
 
@@ -91,16 +109,18 @@ def test_comparisons_find_the_planted_differences_and_only_those(study_folder):
     assert (attention["share_better"] == 1.0).all()
     padding = comparisons[comparisons["question"] == "padding"]
     assert np.allclose(padding["difference"], 0.0) and np.allclose(padding["ci_high"], 0.0)
-    batched = comparisons[(comparisons["comparison"] == "padded_batched - padded_alone")
-                          & (comparisons["metric"] == "ROUGE_L")]
+    batched = comparisons[
+        (comparisons["comparison"] == "padded_batched - padded_alone") & (comparisons["metric"] == "ROUGE_L")
+    ]
     assert np.allclose(batched["difference"], -0.05) and (batched["ci_high"] < 0).all()
     assert set(comparisons["metric"]) == {"CIDEr", "ROUGE_L"}  # metrics without scores give no difference
 
 
 def test_verdicts_are_written_from_the_numbers(study_folder):
     results, records = study_folder
-    written = study.write_study(results, [0, 1], [1, 16], records, {"key": {"stage": "test"}}, n_resamples=200,
-                                figure=False)
+    written = study.write_study(
+        results, [0, 1], [1, 16], records, {"key": {"stage": "test"}}, n_resamples=200, figure=False
+    )
     verdicts = written.verdicts.set_index(["question", "M"])["verdict"]
     assert "CIDEr +0.100 [+0.100, +0.100]" in verdicts[("attention", 16)]
     assert "intervals exclude 0 for 1 of 2 metrics (CIDEr +)" in verdicts[("attention", 1)]
@@ -143,8 +163,13 @@ class FakeWithStudy(FakeNotebooks):
         if notebook.stem.startswith("05"):
             self.calls.append((notebook.stem, None, None))
             results = Path(parameters["results_dir"])
-            key = variants.study_key(parameters["profile"], results, variants.default_seeds(parameters["profile"]),
-                                     variants.DEFAULT_FACTORS, parameters["max_epochs"])
+            key = variants.study_key(
+                parameters["profile"],
+                results,
+                variants.default_seeds(parameters["profile"]),
+                variants.DEFAULT_FACTORS,
+                parameters["max_epochs"],
+            )
             write_json(variants.study_record_path(results), {"key": key})
             return
         super().__call__(notebook, output, parameters, kernel)
@@ -159,8 +184,7 @@ def test_engine_runs_the_study_after_the_tables_or_alone(tmp_path, corpus):
     Engine(RunOptions(**options, open_questions=True), executor=again).run()
     assert again.calls == []  # the study's key matches: skipped
     alone = FakeWithStudy()
-    Engine(RunOptions(**{**options, "results_dir": tmp_path / "other"}, open_questions_only=True),
-           executor=alone).run()
+    Engine(RunOptions(**{**options, "results_dir": tmp_path / "other"}, open_questions_only=True), executor=alone).run()
     assert [c[0][:2] for c in alone.calls] == ["01", "05"]
     assert parse_arguments(["--open-questions-only"]).open_questions_only
     with pytest.raises(SystemExit):

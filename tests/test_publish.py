@@ -17,17 +17,21 @@ PUBLISHED = ROOT / "results" / "published"
 
 def fake_results(folder: Path, **run: object) -> Path:
     root = project_root()
-    write_json(folder / layout.PREPARED_RECORD, {"data_dir": "data/synthetic_smoke",
-                                                 "note": f"read from {root}/data/synthetic_smoke"})
+    write_json(
+        folder / layout.PREPARED_RECORD,
+        {"data_dir": "data/synthetic_smoke", "note": f"read from {root}/data/synthetic_smoke"},
+    )
     record = layout.evaluation_record(folder, 0, 4)
-    write_json(record, {"metrics": {"BLEU1": 0.5}, "run": {"git_dirty": False, **run},
-                        "results": str(folder / "seed0" / "M4")})
+    write_json(
+        record, {"metrics": {"BLEU1": 0.5}, "run": {"git_dirty": False, **run}, "results": str(folder / "seed0" / "M4")}
+    )
     (record.parent / layout.CHECKPOINT_FILE).write_bytes(b"weights")
     (folder / layout.LOCK_FILE).write_text("{}")
     (folder / "table1.csv").write_text("metric,M=4\nBLEU1,0.5\n")
     layout.executed_dir(folder).mkdir(parents=True, exist_ok=True)
-    (layout.executed_dir(folder) / "04_results.ipynb").write_text(json.dumps(
-        {"cells": [], "metadata": {"papermill": {"input_path": f"{root}/notebooks/04_results.ipynb"}}}))
+    (layout.executed_dir(folder) / "04_results.ipynb").write_text(
+        json.dumps({"cells": [], "metadata": {"papermill": {"input_path": f"{root}/notebooks/04_results.ipynb"}}})
+    )
     layout.figures_dir(folder).mkdir(parents=True, exist_ok=True)
     (layout.figures_dir(folder) / "metrics_vs_M.png").write_bytes(b"\x89PNG")
     return folder
@@ -55,11 +59,14 @@ def test_publish_copies_readable_results_with_relative_paths(tmp_path):
         shutil.rmtree(results, ignore_errors=True)
 
 
-@pytest.mark.parametrize("leak, message", [
-    ({"git_dirty": True}, "dirty git tree"),
-    ({"host": "build-host-42"}, "host name"),
-    ({"scratch": "/tmp/aac-eval-123/meteor"}, "absolute path"),
-])
+@pytest.mark.parametrize(
+    "leak, message",
+    [
+        ({"git_dirty": True}, "dirty git tree"),
+        ({"host": "build-host-42"}, "host name"),
+        ({"scratch": "/tmp/aac-eval-123/meteor"}, "absolute path"),
+    ],
+)
 def test_publish_refuses_files_that_leak_machine_details(tmp_path, monkeypatch, leak, message):
     monkeypatch.setattr(publish.socket, "gethostname", lambda: "build-host-42")
     results = fake_results(tmp_path / "results", **leak)

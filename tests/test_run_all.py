@@ -21,8 +21,14 @@ pytestmark = pytest.mark.slow
 
 
 def _run_all(results: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(["./run_all.sh", "--profile", "smoke", "--results-dir", str(results), *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        ["./run_all.sh", "--profile", "smoke", "--results-dir", str(results), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +46,17 @@ def test_sweep_writes_tables_from_the_runs(smoke_sweep):
     with open(results / "table1.csv") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["metric", "M=1", "M=2", "M=4", "M=8", "M=16"]
-    assert [r[0] for r in rows[1:]] == ["BLEU1", "BLEU2", "BLEU3", "BLEU4", "ROUGE_L", "METEOR", "CIDEr", "SPICE", "SPIDEr"]
+    assert [r[0] for r in rows[1:]] == [
+        "BLEU1",
+        "BLEU2",
+        "BLEU3",
+        "BLEU4",
+        "ROUGE_L",
+        "METEOR",
+        "CIDEr",
+        "SPICE",
+        "SPIDEr",
+    ]
     with open(results / "table2.csv") as handle:
         table2 = list(csv.DictReader(handle))
     assert [int(r["M"]) for r in table2] == [1, 2, 4, 8, 16]
@@ -75,8 +91,9 @@ def test_killed_run_continues_from_its_checkpoint(smoke_sweep, tmp_path):
     _, _, env = smoke_sweep
     results = tmp_path / "killed"
     command = ["./run_all.sh", "--profile", "smoke", "--results-dir", str(results), "--m", "2"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     checkpoint, marker = results / "seed0" / "M2" / "checkpoint.pt", results / "seed0" / "M2" / "training.json"
     deadline = time.monotonic() + 600
     while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:

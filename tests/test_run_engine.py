@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from aac_subsampling import layout, runkey
+from aac_subsampling import layout
 from aac_subsampling.lock import ResultsFolderBusyError, RunLock
 from aac_subsampling.pipeline import write_json
 from aac_subsampling.run import Engine, RunOptions, StageFailed, parse_arguments
@@ -23,8 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def engine_for(tmp_path, corpus, notebooks, **options) -> Engine:
-    settings = {"profile": "smoke", "data_dir": corpus, "results_dir": tmp_path / "results", "factors": [1, 4],
-                "jobs": 1}
+    settings = {
+        "profile": "smoke",
+        "data_dir": corpus,
+        "results_dir": tmp_path / "results",
+        "factors": [1, 4],
+        "jobs": 1,
+    }
     return Engine(RunOptions(**{**settings, **options}), executor=notebooks)
 
 
@@ -131,8 +136,22 @@ def test_default_jobs_two_on_a_multicore_cpu_one_per_gpu(monkeypatch):
 
 
 def test_arguments(tmp_path):
-    options = parse_arguments(["--profile", "smoke", "--seeds", "0", "1", "2", "--m", "1,16", "--max-epochs", "3",
-                               "--results-dir", str(tmp_path)])
+    options = parse_arguments(
+        [
+            "--profile",
+            "smoke",
+            "--seeds",
+            "0",
+            "1",
+            "2",
+            "--m",
+            "1,16",
+            "--max-epochs",
+            "3",
+            "--results-dir",
+            str(tmp_path),
+        ]
+    )
     assert (options.seeds, options.factors, options.max_epochs) == ([0, 1, 2], [1, 16], 3)
     assert parse_arguments(["--m", "4 8", "--seed", "7"]).seeds == [7]
     for bad in (["--max-epochs", "0"], ["--m", "0"], ["--jobs", "0"], ["--seeds", "x"], ["--profile", "nope"]):
@@ -145,9 +164,22 @@ def test_a_second_run_on_the_same_folder_refuses_at_once(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "lib")}
     with RunLock(results):
         started = time.perf_counter()
-        completed = subprocess.run([sys.executable, "-m", "aac_subsampling.run", "--profile", "smoke",
-                                    "--results-dir", str(results), "--no-preflight"],
-                                   capture_output=True, text=True, env=env, timeout=60)
+        completed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "aac_subsampling.run",
+                "--profile",
+                "smoke",
+                "--results-dir",
+                str(results),
+                "--no-preflight",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         took = time.perf_counter() - started
     assert completed.returncode == 3, completed.stdout + completed.stderr
     assert f"pid {os.getpid()}" in completed.stderr and "another run is working on" in completed.stderr

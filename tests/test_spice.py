@@ -162,8 +162,18 @@ def test_command_java8_has_no_module_flags(tmp_path):
     jar = _fake_spice_dir(tmp_path) / "spice-1.0.jar"
     cmd = spice_command("java8", jar, Path("in.json"), Path("out.json"), Path("cache"), java_major=8)
     assert cmd == [
-        "java8", "-Xmx8G", "-cp", str(jar), "edu.anu.spice.SpiceScorer", "in.json",
-        "-cache", "cache", "-out", "out.json", "-subset", "-silent",
+        "java8",
+        "-Xmx8G",
+        "-cp",
+        str(jar),
+        "edu.anu.spice.SpiceScorer",
+        "in.json",
+        "-cache",
+        "cache",
+        "-out",
+        "out.json",
+        "-subset",
+        "-silent",
     ]
 
 
@@ -186,17 +196,29 @@ def test_command_java17_puts_nashorn_on_classpath(tmp_path):
     classpath = cmd[cmd.index("-cp") + 1].split(":")
     assert classpath[0] == str(jar)
     assert sorted(Path(p).name for p in classpath[1:]) == sorted(NASHORN_JARS)
-    assert cmd[:2 + len(JAVA_ADD_OPENS)] == [java, "-Xmx8G", *_opens(17)]
+    assert cmd[: 2 + len(JAVA_ADD_OPENS)] == [java, "-Xmx8G", *_opens(17)]
     assert cmd[cmd.index("-cp") + 2 :] == [
-        "edu.anu.spice.SpiceScorer", str(tmp_path / "in.json"),
-        "-cache", str(tmp_path / "cache"), "-out", str(tmp_path / "out.json"), "-subset", "-silent",
+        "edu.anu.spice.SpiceScorer",
+        str(tmp_path / "in.json"),
+        "-cache",
+        str(tmp_path / "cache"),
+        "-out",
+        str(tmp_path / "out.json"),
+        "-subset",
+        "-silent",
     ]
 
 
 def test_command_threads_and_explicit_classpath(tmp_path):
     cmd = spice_command(
-        "java", Path("s.jar"), Path("i"), Path("o"), Path("c"),
-        java_major=21, extra_classpath=[Path("x.jar")], threads=2,
+        "java",
+        Path("s.jar"),
+        Path("i"),
+        Path("o"),
+        Path("c"),
+        java_major=21,
+        extra_classpath=[Path("x.jar")],
+        threads=2,
     )
     assert cmd[cmd.index("-cp") + 1] == "s.jar:x.jar"
     assert cmd[-2:] == ["-threads", "2"]
@@ -210,7 +232,11 @@ def test_command_line_is_accepted_by_the_real_jvm(tmp_path):
 
     jar = pycocoevalcap_dir() / "spice" / "spice-1.0.jar"
     cmd = spice_command(
-        REAL_JAVA, jar, tmp_path / "in.json", tmp_path / "out.json", tmp_path / "cache",
+        REAL_JAVA,
+        jar,
+        tmp_path / "in.json",
+        tmp_path / "out.json",
+        tmp_path / "cache",
         extra_classpath=[],
     )
     cmd[cmd.index("-Xmx8G")] = "-Xmx64m"
@@ -237,10 +263,14 @@ class FakeRunner:
         items = json.loads(Path(command[command.index("edu.anu.spice.SpiceScorer") + 1]).read_text())
         if self.returncode == 0:
             out = Path(command[command.index("-out") + 1])
-            out.write_text(json.dumps([
-                {"image_id": item["image_id"], "scores": {"All": {"f": s, "pr": s, "re": s}}}
-                for item, s in zip(items, self.scores)
-            ]))
+            out.write_text(
+                json.dumps(
+                    [
+                        {"image_id": item["image_id"], "scores": {"All": {"f": s, "pr": s, "re": s}}}
+                        for item, s in zip(items, self.scores)
+                    ]
+                )
+            )
         else:
             kwargs["stdout"].write(b"Exception in thread main: out of memory\n")
         return subprocess.CompletedProcess(command, self.returncode)
@@ -251,13 +281,23 @@ def test_run_spice_builds_command_and_reads_scores(tmp_path):
     runner = FakeRunner([0.5, "NaN"])
     refs = [["a dog barks", "dog barking"], ["rain falls"]]
     run = run_spice(
-        refs, ["a dog", ""], java="java", run_dir=tmp_path, cache_dir=tmp_path / "cache",
-        spice_dir=folder, java_major=8, runner=runner,
+        refs,
+        ["a dog", ""],
+        java="java",
+        run_dir=tmp_path,
+        cache_dir=tmp_path / "cache",
+        spice_dir=folder,
+        java_major=8,
+        runner=runner,
     )
     command, kwargs = runner.calls[0]
     assert command == spice_command(
-        "java", folder / "spice-1.0.jar", tmp_path / "spice_input.json",
-        tmp_path / "spice_output.json", tmp_path / "cache", java_major=8,
+        "java",
+        folder / "spice-1.0.jar",
+        tmp_path / "spice_input.json",
+        tmp_path / "spice_output.json",
+        tmp_path / "cache",
+        java_major=8,
     )
     assert kwargs["cwd"] == str(folder)
     assert json.loads((tmp_path / "spice_input.json").read_text()) == [
@@ -270,8 +310,14 @@ def test_run_spice_builds_command_and_reads_scores(tmp_path):
 def test_run_spice_failure_reports_log_tail(tmp_path):
     with pytest.raises(RuntimeError, match="SPICE failed \\(exit 1\\).*out of memory"):
         run_spice(
-            [["x"]], ["y"], java="java", run_dir=tmp_path, cache_dir=tmp_path / "c",
-            spice_dir=_fake_spice_dir(tmp_path), java_major=8, runner=FakeRunner([], returncode=1),
+            [["x"]],
+            ["y"],
+            java="java",
+            run_dir=tmp_path,
+            cache_dir=tmp_path / "c",
+            spice_dir=_fake_spice_dir(tmp_path),
+            java_major=8,
+            runner=FakeRunner([], returncode=1),
         )
 
 
@@ -398,8 +444,10 @@ def _sleeping_spice(monkeypatch, tmp_path):
     import sys
 
     pid_file = tmp_path / "pid"
-    script = (f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
-              "print('parsing', flush=True); time.sleep(60)")
+    script = (
+        f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
+        "print('parsing', flush=True); time.sleep(60)"
+    )
     monkeypatch.setattr(spice_module, "spice_command", lambda *args, **kwargs: [sys.executable, "-c", script])
     return pid_file
 
@@ -417,8 +465,16 @@ def test_spice_past_its_timeout_is_killed_and_named(tmp_path, monkeypatch):
     pid_file = _sleeping_spice(monkeypatch, tmp_path)
     started = time.monotonic()
     with pytest.raises(RuntimeError, match=r"did not finish within its timeout of 1.5 s and was killed.*parsing"):
-        run_spice([["x"]], ["y"], java="java", run_dir=tmp_path, cache_dir=tmp_path / "c",
-                  spice_dir=_fake_spice_dir(tmp_path), java_major=8, timeout=1.5)
+        run_spice(
+            [["x"]],
+            ["y"],
+            java="java",
+            run_dir=tmp_path,
+            cache_dir=tmp_path / "c",
+            spice_dir=_fake_spice_dir(tmp_path),
+            java_major=8,
+            timeout=1.5,
+        )
     assert time.monotonic() - started < 30
     with pytest.raises(ProcessLookupError):  # killed and reaped, not left running
         os.kill(int(pid_file.read_text()), 0)
@@ -431,9 +487,11 @@ def test_spice_timeout_makes_spice_unavailable_with_that_reason(tmp_path, monkey
     _sleeping_spice(monkeypatch, tmp_path)
     java = _fake_java(tmp_path, 'openjdk version "11.0.2"')
     monkeypatch.setattr(evaluate_module, "spice_status", lambda java: (True, "ok"))
-    monkeypatch.setattr(evaluate_module, "run_spice",
-                        functools.partial(run_spice, spice_dir=_fake_spice_dir(tmp_path), timeout=1.0))
+    monkeypatch.setattr(
+        evaluate_module, "run_spice", functools.partial(run_spice, spice_dir=_fake_spice_dir(tmp_path), timeout=1.0)
+    )
     corpus, per_clip, reason = evaluate_module._spice_scores(
-        [["x"]], ["y"], mode="auto", java=java, run_dir=tmp_path, cache_dir=tmp_path / "c")
+        [["x"]], ["y"], mode="auto", java=java, run_dir=tmp_path, cache_dir=tmp_path / "c"
+    )
     assert corpus is None and per_clip is None
     assert "timeout of 1 s" in reason and "killed" in reason

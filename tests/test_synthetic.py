@@ -13,8 +13,6 @@ import soundfile as sf
 
 from aac_subsampling.config import FeatureConfig
 from aac_subsampling.data.reader import CSV_HEADER, read_split
-from aac_subsampling.data.synthetic.captions import COUNT_WORDS, Mention, Slot, caption_words, vocabulary
-from aac_subsampling.data.synthetic.events import EVENTS
 from aac_subsampling.data.synthetic import (
     EVENT_NAMES,
     MAX_SPACING,
@@ -26,6 +24,8 @@ from aac_subsampling.data.synthetic import (
     resolve_preset,
     synthesise_clip,
 )
+from aac_subsampling.data.synthetic.captions import COUNT_WORDS, Mention, Slot, caption_words, vocabulary
+from aac_subsampling.data.synthetic.events import EVENTS
 from aac_subsampling.features import extract_features, n_frames
 
 
@@ -62,8 +62,10 @@ def test_same_seed_gives_byte_identical_files(smoke: Path, tmp_path: Path) -> No
         assert first[name] == second[name], name
     other = tmp_path / "other seed"
     generate_corpus(other, "smoke", seed=1)
-    assert all_files(other)["development/synthetic development 0000.wav"] != first[
-        "development/synthetic development 0000.wav"]
+    assert (
+        all_files(other)["development/synthetic development 0000.wav"]
+        != first["development/synthetic development 0000.wav"]
+    )
 
 
 def test_regenerating_rewrites_nothing_and_prunes_stale_clips(smoke: Path, tmp_path: Path) -> None:
@@ -113,10 +115,20 @@ def test_captions_are_five_distinct_and_8_to_20_words(tmp_path: Path) -> None:
 
 def test_captions_state_the_events_of_the_ground_truth(smoke: Path) -> None:
     """Each caption names every event of its clip (by a keyword of that event)."""
-    keywords = {"dog_bark": ("dog",), "bird_chirp": ("bird",), "bell": ("bell",), "knocking": ("knock",),
-                "car_horn": ("horn",), "rain": ("rain",), "wind": ("wind",), "car_engine": ("engine", "motor"),
-                "footsteps": ("walk", "footsteps"), "siren": ("siren",), "running_water": ("water", "stream", "tap"),
-                "applause": ("applau", "clap")}
+    keywords = {
+        "dog_bark": ("dog",),
+        "bird_chirp": ("bird",),
+        "bell": ("bell",),
+        "knocking": ("knock",),
+        "car_horn": ("horn",),
+        "rain": ("rain",),
+        "wind": ("wind",),
+        "car_engine": ("engine", "motor"),
+        "footsteps": ("walk", "footsteps"),
+        "siren": ("siren",),
+        "running_water": ("water", "stream", "tap"),
+        "applause": ("applau", "clap"),
+    }
     counts = {1: ("once", "one time", "single"), 2: ("twice", "two times"), 3: ("three times", "thrice")}
     events = json.loads((smoke / "events_development.json").read_text())["clips"]
     assert set(keywords) == set(EVENT_NAMES)
@@ -162,8 +174,9 @@ def test_dominant_event_is_recoverable_from_the_audio(tmp_path: Path) -> None:
 
 def test_loud_clips_are_louder_than_quiet_ones(tmp_path: Path) -> None:
     """The loudness words are true: same event, 'loud' clips have more energy than 'quiet' ones."""
-    generate_corpus(tmp_path, "smoke", seed=4, n_development=60, n_evaluation=0, max_events=1,
-                    loudness_weights=(0.5, 0.0, 0.5))
+    generate_corpus(
+        tmp_path, "smoke", seed=4, n_development=60, n_evaluation=0, max_events=1, loudness_weights=(0.5, 0.0, 0.5)
+    )
     truth = json.loads((tmp_path / "events_development.json").read_text())["clips"]
     levels: dict[tuple[str, str], list[float]] = {}
     for clip in read_split(tmp_path, "development").clips:
@@ -182,9 +195,17 @@ def test_loud_clips_are_louder_than_quiet_ones(tmp_path: Path) -> None:
 @pytest.mark.parametrize("style", ["varied", "regular"])
 def test_both_caption_styles_name_events_and_regular_keeps_their_order(tmp_path: Path, style: str) -> None:
     """Regular captions say the slots' main events first-to-last; both styles stay truthful."""
-    keywords = {"dog_bark": ("dog",), "bird_chirp": ("bird",), "bell": ("bell",), "knocking": ("knock",),
-                "car_horn": ("horn",), "rain": ("rain",), "wind": ("wind",), "siren": ("siren",),
-                "applause": ("applau", "clap")}
+    keywords = {
+        "dog_bark": ("dog",),
+        "bird_chirp": ("bird",),
+        "bell": ("bell",),
+        "knocking": ("knock",),
+        "car_horn": ("horn",),
+        "rain": ("rain",),
+        "wind": ("wind",),
+        "siren": ("siren",),
+        "applause": ("applau", "clap"),
+    }
     generate_corpus(tmp_path, "smoke", seed=5, n_development=30, n_evaluation=4, caption_style=style)
     events = json.loads((tmp_path / "events_development.json").read_text())["clips"]
     checked = 0
@@ -205,16 +226,29 @@ def test_both_caption_styles_name_events_and_regular_keeps_their_order(tmp_path:
 
 # --- the ``long`` preset: Clotho's durations, captions that state event order and counts -----------
 
-EVENT_KEYWORDS = {"dog_bark": ("dog",), "bird_chirp": ("bird",), "bell": ("bell",), "knocking": ("knock",),
-                  "car_horn": ("horn",), "rain": ("rain",), "wind": ("wind",), "car_engine": ("engine", "motor"),
-                  "footsteps": ("walk", "footsteps"), "siren": ("siren",), "running_water": ("water", "stream", "tap"),
-                  "applause": ("applau", "clap")}
+EVENT_KEYWORDS = {
+    "dog_bark": ("dog",),
+    "bird_chirp": ("bird",),
+    "bell": ("bell",),
+    "knocking": ("knock",),
+    "car_horn": ("horn",),
+    "rain": ("rain",),
+    "wind": ("wind",),
+    "car_engine": ("engine", "motor"),
+    "footsteps": ("walk", "footsteps"),
+    "siren": ("siren",),
+    "running_water": ("water", "stream", "tap"),
+    "applause": ("applau", "clap"),
+}
 
 
 def long_plans(seed: int = 0) -> list[tuple[str, ClipPlan]]:
     p = resolve_preset("long")
-    return [(f"{split} {i}", draw_clip_plan(seed, split, i, p))
-            for split, n in (("development", p.n_development), ("evaluation", p.n_evaluation)) for i in range(n)]
+    return [
+        (f"{split} {i}", draw_clip_plan(seed, split, i, p))
+        for split, n in (("development", p.n_development), ("evaluation", p.n_evaluation))
+        for i in range(n)
+    ]
 
 
 def stated_counts(text: str) -> set[int]:
@@ -285,7 +319,7 @@ def test_long_captions_state_event_order_and_counts() -> None:
         if first_counted is not None:
             slot = plan.slots[first_counted]
             wrong = Slot(Mention(slot.main.event, slot.main.loudness, slot.main.count % 4 + 1), slot.companion)
-            changed = plan.slots[:first_counted] + (wrong,) + plan.slots[first_counted + 1:]
+            changed = plan.slots[:first_counted] + (wrong,) + plan.slots[first_counted + 1 :]
             assert all(order_and_count_problems(changed, c) for c in plan.captions), where
             recounted += 1
     assert checked == 5 * 168 and reordered > 50 and recounted > 50

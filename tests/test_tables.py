@@ -97,8 +97,17 @@ def test_format_cell_and_display():
     assert tables.format_cell(0.5834) == "0.583"
     assert tables.format_cell(0.5834, np.nan, 0.52, 0.64, digits=2) == "0.58 [0.52, 0.64]"
     assert tables.format_cell(np.nan, 0.1, 0.0, 1.0) == ""
-    summary = pd.DataFrame({"metric": ["BLEU1", "SPICE"], "M": [1, 1], "mean": [0.5, np.nan], "std": [0.01, np.nan],
-                            "ci_low": [0.4, np.nan], "ci_high": [0.6, np.nan], "n_seeds": [3, 0]})
+    summary = pd.DataFrame(
+        {
+            "metric": ["BLEU1", "SPICE"],
+            "M": [1, 1],
+            "mean": [0.5, np.nan],
+            "std": [0.01, np.nan],
+            "ci_low": [0.4, np.nan],
+            "ci_high": [0.6, np.nan],
+            "n_seeds": [3, 0],
+        }
+    )
     shown = tables.display_table1(summary)
     assert list(shown.columns) == ["M=1 (n=3)"]
     assert shown.loc["BLEU1", "M=1 (n=3)"] == "0.500 ± 0.010 [0.400, 0.600]" and shown.loc["SPICE", "M=1 (n=3)"] == ""

@@ -8,7 +8,13 @@ from aac_subsampling.tokens import EOS, SOS, UnknownWordError, Vocabulary, norma
 
 def test_normalise_caption_strips_the_listed_characters_only():
     assert normalise_caption('A dog, barks! "Loudly"; then: quiet? yes.') == [
-        "a", "dog", "barks", "loudly", "then", "quiet", "yes",
+        "a",
+        "dog",
+        "barks",
+        "loudly",
+        "then",
+        "quiet",
+        "yes",
     ]
     assert normalise_caption("rock-and-roll   isn't\tbad") == ["rock-and-roll", "isn't", "bad"]
 

@@ -13,6 +13,7 @@ import torch
 from aac_subsampling import devices, training
 from aac_subsampling.decoding import greedy_decode
 from aac_subsampling.training import EarlyStopping, build_model, train_model
+
 from helpers import CAPTIONS, TINY, tiny_problem
 
 
@@ -34,8 +35,9 @@ def test_pause_and_resume_equals_uninterrupted(tmp_path):
     train_model(straight, dataset, vocabulary.frequencies(), config, tmp_path / "a.pt", progress=False)
 
     paused = build_model(config, len(vocabulary))
-    first = train_model(paused, dataset, vocabulary.frequencies(), config, tmp_path / "b.pt", progress=False,
-                        max_epochs_this_call=3)
+    first = train_model(
+        paused, dataset, vocabulary.frequencies(), config, tmp_path / "b.pt", progress=False, max_epochs_this_call=3
+    )
     assert first.stop_reason == "paused" and first.epochs_completed == 3
     resumed = build_model(config, len(vocabulary))
     second = train_model(resumed, dataset, vocabulary.frequencies(), config, tmp_path / "b.pt", progress=False)
@@ -57,7 +59,7 @@ def test_killed_process_resumes_to_the_same_weights(tmp_path):
         def die(record):
             if record["epoch"] == 1:
                 os.kill(os.getpid(), signal.SIGKILL)
-        train_model(model, dataset, vocabulary.frequencies(), config, {str(tmp_path / 'k.pt')!r},
+        train_model(model, dataset, vocabulary.frequencies(), config, {str(tmp_path / "k.pt")!r},
                     progress=False, on_epoch_end=die)
     """)
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
@@ -77,8 +79,14 @@ def test_finished_checkpoint_returns_at_once(tmp_path):
     config, vocabulary, dataset, _ = tiny_problem(overrides)
     model = build_model(config, len(vocabulary))
     train_model(model, dataset, vocabulary.frequencies(), config, tmp_path / "c.pt", progress=False)
-    again = train_model(build_model(config, len(vocabulary)), dataset, vocabulary.frequencies(), config,
-                        tmp_path / "c.pt", progress=False)
+    again = train_model(
+        build_model(config, len(vocabulary)),
+        dataset,
+        vocabulary.frequencies(),
+        config,
+        tmp_path / "c.pt",
+        progress=False,
+    )
     assert again.resumed_from_epoch == 2 and again.epochs_completed == 2
 
 
@@ -125,8 +133,15 @@ def paused_checkpoint(tmp_path, epochs_before_pause=1):
     overrides = {**TINY, "model": {**TINY["model"], "dropout": 0.25}, "train": {**TINY["train"], "max_epochs": 4}}
     config, vocabulary, dataset, _ = tiny_problem(overrides)
     path = tmp_path / "paused.pt"
-    train_model(build_model(config, len(vocabulary)), dataset, vocabulary.frequencies(), config, path,
-                progress=False, max_epochs_this_call=epochs_before_pause)
+    train_model(
+        build_model(config, len(vocabulary)),
+        dataset,
+        vocabulary.frequencies(),
+        config,
+        path,
+        progress=False,
+        max_epochs_this_call=epochs_before_pause,
+    )
     return path, config, vocabulary, dataset
 
 
@@ -149,8 +164,9 @@ def test_resume_reads_the_checkpoint_onto_the_cpu_with_the_safe_loader(tmp_path,
         return original_load(*args, **kwargs)
 
     monkeypatch.setattr(torch, "load", recording_load)
-    result = train_model(build_model(config, len(vocabulary)), dataset, vocabulary.frequencies(), config, path,
-                         progress=False)
+    result = train_model(
+        build_model(config, len(vocabulary)), dataset, vocabulary.frequencies(), config, path, progress=False
+    )
     assert result.resumed_from_epoch == 1 and result.epochs_completed == 4
     assert calls and all(str(c.get("map_location")) == "cpu" and c.get("weights_only") is True for c in calls), calls
 
@@ -189,6 +205,7 @@ def test_checkpoint_from_an_older_version_is_a_clear_error(tmp_path):
 
 
 # devices.py: the one place that decides and inspects devices.
+
 
 def fake_cuda(monkeypatch, n_devices: int) -> list:
     """Pretend torch sees ``n_devices`` GPUs; returns the list of devices synchronize() was given."""

@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "TEMP_INFIX", "atomic_path", "temporary_name", "write_bytes_atomic", "write_json_atomic", "write_text_atomic",
+    "TEMP_INFIX",
+    "atomic_path",
+    "temporary_name",
+    "write_bytes_atomic",
+    "write_json_atomic",
+    "write_text_atomic",
 ]
 
 TEMP_INFIX = ".tmp-"  # in every temporary name, so a leftover of a killed process is easy to recognise

@@ -48,7 +48,7 @@ class Batch:
     # for batches built by hand without them.
     lengths: Tensor | None = None
 
-    def to(self, device: torch.device | str) -> "Batch":
+    def to(self, device: torch.device | str) -> Batch:
         return Batch(
             self.features.to(device),
             self.targets.to(device),

@@ -42,7 +42,7 @@ class FeatureConfig:
     standardise: bool = False
 
     @classmethod
-    def authors_code(cls) -> "FeatureConfig":
+    def authors_code(cls) -> FeatureConfig:
         """The variant the authors' code computed (Hann window, per-clip peak normalisation)."""
         return cls(window="hann", peak_normalise=True)
 
@@ -150,7 +150,7 @@ class Config:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     device: str = "auto"  # "auto" picks CUDA when available, else CPU
 
-    def with_overrides(self, overrides: dict[str, dict[str, Any]]) -> "Config":
+    def with_overrides(self, overrides: dict[str, dict[str, Any]]) -> Config:
         """Return a copy with ``{"section": {"field": value}}`` overrides applied.
 
         Unknown sections or fields are an error naming them, so a typo never goes unnoticed.
@@ -174,10 +174,10 @@ class Config:
         return dataclasses.asdict(self)
 
     @classmethod
-    def authors_code(cls) -> "Config":
+    def authors_code(cls) -> Config:
         """The variant the authors' code ran (see :func:`authors_code_overrides`)."""
         return cls().with_overrides(authors_code_overrides())
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Config":
+    def from_dict(cls, data: dict[str, Any]) -> Config:
         return cls().with_overrides({k: v for k, v in data.items()})

@@ -20,8 +20,10 @@ def cuda_unavailable_reason() -> str:
             f"torch {torch.__version__} is a CPU-only build; on a GPU machine install a CUDA build of the same "
             f"version (e.g. the plain PyPI wheel on Linux: pip install torch=={torch.__version__.split('+')[0]})"
         )
-    return (f"torch {torch.__version__} (CUDA {torch.version.cuda}) sees no CUDA device "
-            "(check the driver and CUDA_VISIBLE_DEVICES)")
+    return (
+        f"torch {torch.__version__} (CUDA {torch.version.cuda}) sees no CUDA device "
+        "(check the driver and CUDA_VISIBLE_DEVICES)"
+    )
 
 
 def resolve_device(name: DeviceLike = "auto") -> torch.device:
@@ -40,17 +42,14 @@ def resolve_device(name: DeviceLike = "auto") -> torch.device:
         try:
             device = torch.device(name)
         except RuntimeError as error:
-            raise ValueError(
-                f"device {name!r} is not a device name; use 'auto', 'cpu', 'cuda' or 'cuda:N'"
-            ) from error
+            raise ValueError(f"device {name!r} is not a device name; use 'auto', 'cpu', 'cuda' or 'cuda:N'") from error
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise RuntimeError(f"device {str(name)!r} was asked for but {cuda_unavailable_reason()}")
         count = torch.cuda.device_count()
         if device.index is not None and device.index >= count:
             raise ValueError(
-                f"device {str(name)!r} does not exist: torch sees {count} CUDA device(s), "
-                f"cuda:0 .. cuda:{count - 1}"
+                f"device {str(name)!r} does not exist: torch sees {count} CUDA device(s), cuda:0 .. cuda:{count - 1}"
             )
     return device
 

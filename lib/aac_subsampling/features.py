@@ -21,9 +21,17 @@ import soundfile as sf
 
 from aac_subsampling.config import FeatureConfig
 
-__all__ = ["load_audio", "wav_frame_counts", "check_not_truncated", "n_frames",
-           "log_mel_energies", "extract_features", "mel_filterbank",
-           "BandStatistics", "band_statistics"]
+__all__ = [
+    "load_audio",
+    "wav_frame_counts",
+    "check_not_truncated",
+    "n_frames",
+    "log_mel_energies",
+    "extract_features",
+    "mel_filterbank",
+    "BandStatistics",
+    "band_statistics",
+]
 
 
 def wav_frame_counts(handle: BinaryIO, file_size: int) -> tuple[int, int] | None:
@@ -137,8 +145,14 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
     Cached because it is the same for every clip.
     """
     bank = librosa.filters.mel(
-        sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=0.0, fmax=sample_rate / 2.0,
-        htk=False, norm="slaney", dtype=np.float32,
+        sr=sample_rate,
+        n_fft=n_fft,
+        n_mels=n_mels,
+        fmin=0.0,
+        fmax=sample_rate / 2.0,
+        htk=False,
+        norm="slaney",
+        dtype=np.float32,
     )
     bank.setflags(write=False)
     return bank
@@ -164,8 +178,13 @@ def log_mel_energies(audio: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
             audio = audio / np.float32(peak)
     spectrum = np.abs(
         librosa.stft(
-            audio, n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.n_fft,
-            window=cfg.window, center=True, pad_mode="reflect",
+            audio,
+            n_fft=cfg.n_fft,
+            hop_length=cfg.hop_length,
+            win_length=cfg.n_fft,
+            window=cfg.window,
+            center=True,
+            pad_mode="reflect",
         )
     )
     mel = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels) @ spectrum  # (F, T)
@@ -201,7 +220,7 @@ class BandStatistics:
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
     @classmethod
-    def from_dict(cls, data: dict[str, list[float]]) -> "BandStatistics":
+    def from_dict(cls, data: dict[str, list[float]]) -> BandStatistics:
         return cls(np.array(data["mean"]), np.array(data["std"]))
 
 

@@ -71,12 +71,20 @@ def metrics_vs_m(summary: pd.DataFrame, path: Path | str, our_label: str = "this
     factors = sorted(summary["M"].unique().tolist())
     for axis, metric in zip(axes, metrics):
         data = summary[summary["metric"] == metric].sort_values("M")
-        axis.fill_between(data["M"], data["ci_low"], data["ci_high"], color=OURS_COLOR, alpha=0.2, lw=0,
-                          label="95 % interval (clips)")
+        axis.fill_between(
+            data["M"], data["ci_low"], data["ci_high"], color=OURS_COLOR, alpha=0.2, lw=0, label="95 % interval (clips)"
+        )
         axis.plot(data["M"], data["mean"], "-o", color=OURS_COLOR, ms=4, label=f"seed-mean ({our_label})")
         for column in seeds:
-            axis.plot(data["M"], data[column], "o", color="0.25", ms=2.5, alpha=0.6,
-                      label="each seed" if column == seeds[0] else None)
+            axis.plot(
+                data["M"],
+                data[column],
+                "o",
+                color="0.25",
+                ms=2.5,
+                alpha=0.6,
+                label="each seed" if column == seeds[0] else None,
+            )
         _log2_axis(axis, factors)
         n = int(data["n_seeds"].max())
         axis.set_title(f"{metric} (n={n} seed{'s' * (n != 1)})", fontsize=9)
@@ -96,8 +104,9 @@ def _relative_change(wide: pd.DataFrame) -> pd.DataFrame:
     return (wide.div(wide[1], axis=0) - 1.0) * 100.0
 
 
-def relative_change_vs_m(summary: pd.DataFrame, paper_table1: pd.DataFrame, path: Path | str,
-                         our_label: str = "this run") -> Path:
+def relative_change_vs_m(
+    summary: pd.DataFrame, paper_table1: pd.DataFrame, path: Path | str, our_label: str = "this run"
+) -> Path:
     """Each metric's change relative to M = 1 (%), ours (seed-mean) and the paper's in two panels, each on
     its own y scale: the corpora and score levels differ, the direction and shape of the trend compare."""
     order = list(dict.fromkeys([*paper_table1.index, *summary["metric"]]))  # reporting order, BLEU1 first
@@ -118,8 +127,9 @@ def relative_change_vs_m(summary: pd.DataFrame, paper_table1: pd.DataFrame, path
         axis.set_title(title, fontsize=9)
         axis.set_xlabel("M")
         axis.set_ylabel("relative change vs M=1 (%)")
-    handles = {h.get_label(): h for axis in (right, left) for h in axis.get_lines()
-               if not h.get_label().startswith("_")}
+    handles = {
+        h.get_label(): h for axis in (right, left) for h in axis.get_lines() if not h.get_label().startswith("_")
+    }
     labels = [m for m in order if m in handles]
     figure.legend([handles[m] for m in labels], labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
     figure.suptitle("Change relative to M = 1, each source on its own scale")
@@ -140,16 +150,27 @@ def paired_differences_vs_m(comparisons: pd.DataFrame, path: Path | str) -> Path
         axis.errorbar(data["M"], data["difference"], yerr=errors, fmt="o", color=OURS_COLOR, capsize=3, ms=4)
         axis.axhline(0, color="0.5", lw=0.8)
         for row in data.itertuples():
-            axis.annotate(f"{row.share_better:.0%}", (row.M, row.ci_high), textcoords="offset points",
-                          xytext=(0, 3), ha="center", fontsize=6, color="0.3")
+            axis.annotate(
+                f"{row.share_better:.0%}",
+                (row.M, row.ci_high),
+                textcoords="offset points",
+                xytext=(0, 3),
+                ha="center",
+                fontsize=6,
+                color="0.3",
+            )
         _log2_axis(axis, factors)
         axis.set_title(f"{metric}: M - M=1", fontsize=9)
         axis.set_xlabel("M")
         axis.margins(y=0.15)
     missing = sorted(set(comparisons["metric"]) - set(metrics), key=list(comparisons["metric"]).index)
     n_seeds = int(available["n_seeds"].max()) if not available.empty else 0
-    figure.suptitle(f"Paired differences vs M = 1 with 95 % intervals over clips (seed-mean of {n_seeds} seeds; "
-                    "label: share of resamples where M is better)", y=1.0, fontsize=10)
+    figure.suptitle(
+        f"Paired differences vs M = 1 with 95 % intervals over clips (seed-mean of {n_seeds} seeds; "
+        "label: share of resamples where M is better)",
+        y=1.0,
+        fontsize=10,
+    )
     if missing:
         figure.text(0.5, -0.01, f"not available: {', '.join(missing)}", ha="center", fontsize=8, color="0.3")
     figure.tight_layout()
@@ -185,8 +206,13 @@ def training_loss_vs_epoch(histories: pd.DataFrame | Path | str, path: Path | st
     return _save(figure, path)
 
 
-def inference_time_vs_m(table2: pd.DataFrame, paper_table2: pd.DataFrame, path: Path | str,
-                        per_seed: pd.DataFrame | None = None, our_label: str = "this run") -> Path:
+def inference_time_vs_m(
+    table2: pd.DataFrame,
+    paper_table2: pd.DataFrame,
+    path: Path | str,
+    per_seed: pd.DataFrame | None = None,
+    our_label: str = "this run",
+) -> Path:
     """Inference time relative to M = 1 (different hardware and corpus: only the ratios compare): our
     seed-mean, each seed's time (``tables.inference_times``) as points, and the paper's."""
     figure, axis = plt.subplots(figsize=(5.2, 3.4))
@@ -199,8 +225,15 @@ def inference_time_vs_m(table2: pd.DataFrame, paper_table2: pd.DataFrame, path: 
         data = table.sort_values("M")
         axis.plot(data["M"], data["inference_time_s"] / base, "-o", ms=4, color=color, label=label)
         if table is table2 and per_seed is not None and not per_seed.empty:
-            axis.plot(per_seed["M"], per_seed["inference_time_s"] / base, "o", ms=2.5, color="0.25", alpha=0.6,
-                      label="each seed")
+            axis.plot(
+                per_seed["M"],
+                per_seed["inference_time_s"] / base,
+                "o",
+                ms=2.5,
+                color="0.25",
+                alpha=0.6,
+                label="each seed",
+            )
     _log2_axis(axis, factors)
     axis.set_xlabel("M")
     axis.set_ylabel("inference time / time at M = 1")
@@ -214,8 +247,12 @@ def encoder_length_vs_m(table2: pd.DataFrame, path: Path | str, paper_table2: pd
     Table 2 lengths as crosses when given (structural: identical for every seed)."""
     figure, axis = plt.subplots(figsize=(5.2, 3.4))
     data = table2.sort_values("M")
-    inputs = [(column, f"{frames} frames ({seconds:g} s)", color) for (column, frames), seconds, color
-              in zip(TABLE2_INPUT_FRAMES.items(), CLIP_SECONDS, ("tab:green", "tab:purple"))]
+    inputs = [
+        (column, f"{frames} frames ({seconds:g} s)", color)
+        for (column, frames), seconds, color in zip(
+            TABLE2_INPUT_FRAMES.items(), CLIP_SECONDS, ("tab:green", "tab:purple")
+        )
+    ]
     for column, label, color in inputs:
         axis.plot(data["M"], data[column], "-o", ms=4, color=color, label=f"measured, {label}")
         if paper_table2 is not None:

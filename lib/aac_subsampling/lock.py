@@ -30,7 +30,7 @@ class RunLock:
         self.handle: IO[str] | None = None
         self.took_over: dict | None = None  # what a stale lock said, when one was taken over
 
-    def acquire(self) -> "RunLock":
+    def acquire(self) -> RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(self.path, "a+")
         try:
@@ -48,11 +48,15 @@ class RunLock:
             self.took_over = previous  # its holder died without removing the file
         handle.seek(0)
         handle.truncate()
-        handle.write(json.dumps({
-            "pid": os.getpid(),
-            "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "command": " ".join(sys.argv),
-        }))
+        handle.write(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "command": " ".join(sys.argv),
+                }
+            )
+        )
         handle.flush()
         self.handle = handle
         return self
@@ -67,7 +71,7 @@ class RunLock:
             self.handle.close()
             self.handle = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -83,9 +82,7 @@ def subsampled_lengths(lengths: Tensor, factor: int, mode: SubsamplingMode = "fl
     return lengths // factor if mode == "floor" else (lengths + factor - 1) // factor
 
 
-def encoder_output_length(
-    n_frames: int, factor: int, n_layers: int = 3, mode: SubsamplingMode = "floor"
-) -> int:
+def encoder_output_length(n_frames: int, factor: int, n_layers: int = 3, mode: SubsamplingMode = "floor") -> int:
     """T_L, the length of the last encoder layer's output: sub-sampling after layers 1 .. L-1."""
     length = n_frames
     for _ in range(n_layers - 1):
@@ -127,9 +124,7 @@ class Encoder(nn.Module):
         if config.residual_mode not in ("paper", "code"):
             raise ValueError(f"residual_mode must be 'paper' or 'code', got {config.residual_mode!r}")
         if config.dropout_placement not in ("paper", "code"):
-            raise ValueError(
-                f"dropout_placement must be 'paper' or 'code', got {config.dropout_placement!r}"
-            )
+            raise ValueError(f"dropout_placement must be 'paper' or 'code', got {config.dropout_placement!r}")
         if config.sequence_mode not in SEQUENCE_MODES:
             raise ValueError(f"sequence_mode must be 'padded' or 'packed', got {config.sequence_mode!r}")
         if config.encoder_layers < 1:
@@ -194,7 +189,7 @@ class Encoder(nn.Module):
         return self.run_layers(real_frames_first(features, lengths), lengths)
 
     def packing_method(self, device: torch.device) -> PackingMethod:
-        """"auto": packed sequences, except when training on a CPU, where their backward pass is slow
+        """ "auto": packed sequences, except when training on a CPU, where their backward pass is slow
         (measured by benchmarks/bench_packing.py: "pack" 2-4x the padded step, "split" about 0.9x; for
         decoding "pack" is the faster one, as it skips the padding)."""
         if self.packing not in PACKING_METHODS:
@@ -392,8 +387,6 @@ def measure_encoder_lengths(
     encoder.eval()
     try:
         with torch.no_grad():
-            return {
-                count: encoder(torch.zeros(1, count, n_mels, device=device)).shape[1] for count in frame_counts
-            }
+            return {count: encoder(torch.zeros(1, count, n_mels, device=device)).shape[1] for count in frame_counts}
     finally:
         encoder.train(was_training)

@@ -41,8 +41,14 @@ class NotebookRun:
         print(json.dumps({**run_metadata(self.seed, self.device), "notebook_wall_time_s": wall_time}, indent=1))
 
 
-def setup(profile: str | None = None, data_dir: str | None = None, results_dir: str | None = None, seed: int = 0,
-          device: str = "auto", headless: bool = False) -> NotebookRun:
+def setup(
+    profile: str | None = None,
+    data_dir: str | None = None,
+    results_dir: str | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    headless: bool = False,
+) -> NotebookRun:
     """Resolve a notebook's parameters and say where it reads and writes."""
     name = profile or os.environ.get("AAC_PROFILE") or "quick"
     chosen = get_profile(name)
@@ -50,10 +56,14 @@ def setup(profile: str | None = None, data_dir: str | None = None, results_dir: 
         profile=chosen,
         data_dir=paths.data_dir(name, data_dir or os.environ.get("AAC_DATA_DIR")),
         results_dir=paths.results_dir(name, results_dir or os.environ.get("AAC_RESULTS_DIR")),
-        seed=int(seed), device=device, headless=bool(headless),
+        seed=int(seed),
+        device=device,
+        headless=bool(headless),
     )
     run.results_dir.mkdir(parents=True, exist_ok=True)
     print(f"profile {name!r}: {chosen.description}")
-    print(f"corpus folder: {paths.relative_to_project(run.data_dir)}; "
-          f"results folder: {paths.relative_to_project(run.results_dir)}")
+    print(
+        f"corpus folder: {paths.relative_to_project(run.data_dir)}; "
+        f"results folder: {paths.relative_to_project(run.results_dir)}"
+    )
     return run

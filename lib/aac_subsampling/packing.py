@@ -9,7 +9,7 @@ the unpacked rows (:func:`run_gru_split`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache
 from typing import Literal
 
 import torch
@@ -72,7 +72,7 @@ def run_gru(layer: nn.GRU, inputs: Tensor, lengths: Tensor | None = None, method
     return pad_packed_sequence(layer(packed)[0], batch_first=True, total_length=inputs.shape[1])[0]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _one_direction(input_size: int, hidden_size: int) -> nn.GRU:
     """A weightless one-direction GRU (on the meta device: building it draws no random numbers) that
     :func:`run_gru_split` runs with either direction's weights of a bi-directional layer."""
@@ -102,8 +102,9 @@ def run_gru_split(layer: nn.GRU, inputs: Tensor, lengths: Tensor) -> Tensor:
     index = reversal_index(lengths, inputs.shape[1]).unsqueeze(-1)
     forward = functional_call(template, {name: getattr(layer, name) for name in names}, (inputs,))[0]
     reversed_inputs = inputs.gather(1, index.expand(-1, -1, inputs.shape[2]))
-    backward = functional_call(template, {name: getattr(layer, name + "_reverse") for name in names},
-                               (reversed_inputs,))[0]
+    backward = functional_call(
+        template, {name: getattr(layer, name + "_reverse") for name in names}, (reversed_inputs,)
+    )[0]
     backward = backward.gather(1, index.expand(-1, -1, backward.shape[2]))
     mask = step_mask(lengths, inputs.shape[1]).unsqueeze(-1).to(inputs.dtype)
     return torch.cat([forward, backward], dim=-1) * mask

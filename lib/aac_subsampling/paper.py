@@ -14,9 +14,19 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 __all__ = [
-    "CLOTHO_FRAME_RANGE", "LONGEST_CLIP_FRAMES", "PAPER_PARAMETERS", "PAPER_VOCABULARY_SIZE",
-    "SHORTEST_CLIP_FRAMES", "SUBSAMPLING_FACTORS", "TABLE1", "TABLE1_COLUMNS", "TABLE2", "TABLE2_INPUT_FRAMES",
-    "Table2Row", "PAPER_LABEL", "inference_seconds",
+    "CLOTHO_FRAME_RANGE",
+    "LONGEST_CLIP_FRAMES",
+    "PAPER_PARAMETERS",
+    "PAPER_VOCABULARY_SIZE",
+    "SHORTEST_CLIP_FRAMES",
+    "SUBSAMPLING_FACTORS",
+    "TABLE1",
+    "TABLE1_COLUMNS",
+    "TABLE2",
+    "TABLE2_INPUT_FRAMES",
+    "Table2Row",
+    "PAPER_LABEL",
+    "inference_seconds",
 ]
 
 #: How the paper's numbers are labelled wherever they are shown beside ours (tables, figures).
@@ -38,21 +48,24 @@ LONGEST_CLIP_FRAMES = 2584
 CLOTHO_FRAME_RANGE: tuple[int, int] = (SHORTEST_CLIP_FRAMES, LONGEST_CLIP_FRAMES)
 #: Table 2's length columns and the input length each is measured on.
 TABLE2_INPUT_FRAMES: Mapping[str, int] = MappingProxyType(
-    {"T_L_min": SHORTEST_CLIP_FRAMES, "T_L_max": LONGEST_CLIP_FRAMES})
+    {"T_L_min": SHORTEST_CLIP_FRAMES, "T_L_max": LONGEST_CLIP_FRAMES}
+)
 
 #: Table 1 (Clotho v1 evaluation split): metric -> its score for each M of SUBSAMPLING_FACTORS, in order.
 TABLE1_COLUMNS: tuple[str, ...] = tuple(f"M={factor}" for factor in SUBSAMPLING_FACTORS)
-TABLE1: Mapping[str, tuple[float, ...]] = MappingProxyType({
-    "BLEU1": (0.389, 0.426, 0.418, 0.417, 0.426),
-    "BLEU2": (0.136, 0.151, 0.151, 0.154, 0.147),
-    "BLEU3": (0.055, 0.058, 0.061, 0.063, 0.058),
-    "BLEU4": (0.015, 0.020, 0.018, 0.025, 0.022),
-    "ROUGE_L": (0.262, 0.274, 0.275, 0.274, 0.274),
-    "METEOR": (0.084, 0.092, 0.091, 0.089, 0.090),
-    "CIDEr": (0.074, 0.092, 0.090, 0.093, 0.093),
-    "SPICE": (0.033, 0.040, 0.037, 0.040, 0.036),
-    "SPIDEr": (0.054, 0.066, 0.064, 0.067, 0.064),
-})
+TABLE1: Mapping[str, tuple[float, ...]] = MappingProxyType(
+    {
+        "BLEU1": (0.389, 0.426, 0.418, 0.417, 0.426),
+        "BLEU2": (0.136, 0.151, 0.151, 0.154, 0.147),
+        "BLEU3": (0.055, 0.058, 0.061, 0.063, 0.058),
+        "BLEU4": (0.015, 0.020, 0.018, 0.025, 0.022),
+        "ROUGE_L": (0.262, 0.274, 0.275, 0.274, 0.274),
+        "METEOR": (0.084, 0.092, 0.091, 0.089, 0.090),
+        "CIDEr": (0.074, 0.092, 0.090, 0.093, 0.093),
+        "SPICE": (0.033, 0.040, 0.037, 0.040, 0.036),
+        "SPIDEr": (0.054, 0.066, 0.064, 0.067, 0.064),
+    }
+)
 
 
 class Table2Row(NamedTuple):

@@ -30,14 +30,19 @@ from aac_subsampling.data.clotho_card import SPLITS
 from aac_subsampling.data.feature_cache import cache_features
 from aac_subsampling.data.reader import Clip, read_split
 from aac_subsampling.decoding import greedy_decode
+from aac_subsampling.devices import resolve_device, synchronize
 from aac_subsampling.features import BandStatistics, band_statistics
-from aac_subsampling.model import encoder_output_length, measure_encoder_lengths, minimum_input_frames, paper_parameter_count
+from aac_subsampling.model import (
+    encoder_output_length,
+    measure_encoder_lengths,
+    minimum_input_frames,
+    paper_parameter_count,
+)
 from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
 from aac_subsampling.paths import from_project, relative_to_project
 from aac_subsampling.profiles import SUBSAMPLING_FACTORS, get_profile
 from aac_subsampling.runinfo import run_metadata
 from aac_subsampling.tokens import Vocabulary
-from aac_subsampling.devices import resolve_device, synchronize
 from aac_subsampling.training import build_model, train_model
 
 CORPUS_SEED = 0  # the synthetic corpus is the same for every training seed
@@ -70,8 +75,10 @@ def ensure_corpus(profile_name: str, data_dir: Path, progress: bool = True) -> d
 
     other = other_clotho_format_corpus(data_dir)
     if other is not None:  # e.g. a dry run of the paper profile on a Clotho-shaped or long synthetic corpus
-        print(f"{relative_to_project(data_dir)} holds {other}: the {profile_name} profile runs on it as it is "
-              "(its numbers are not Clotho's)")
+        print(
+            f"{relative_to_project(data_dir)} holds {other}: the {profile_name} profile runs on it as it is "
+            "(its numbers are not Clotho's)"
+        )
         return {"corpus": other, "summary": None}
     fetch_clotho_v1(data_dir, progress=progress)
     return {"corpus": "Clotho v1", "summary": None}
@@ -114,13 +121,18 @@ class PreparedData:
         key = (split, json.dumps(config.cache_key(), sort_keys=True))
         if key not in self._other_stores:
             if self.data_dir is None:
-                raise ValueError("these prepared data were built without their corpus folder; "
-                                 f"features with other settings ({config.cache_key()}) cannot be made")
-            print(f"{split}: features with other settings than the prepared ones ({config.window} window, peak "
-                  f"normalisation {'on' if config.peak_normalise else 'off'}): cached under "
-                  f"{relative_to_project(self.data_dir / 'features')}")
-            self._other_stores[key] = cache_features(self.clips[split], self.data_dir / "features", config,
-                                                     progress=False)
+                raise ValueError(
+                    "these prepared data were built without their corpus folder; "
+                    f"features with other settings ({config.cache_key()}) cannot be made"
+                )
+            print(
+                f"{split}: features with other settings than the prepared ones ({config.window} window, peak "
+                f"normalisation {'on' if config.peak_normalise else 'off'}): cached under "
+                f"{relative_to_project(self.data_dir / 'features')}"
+            )
+            self._other_stores[key] = cache_features(
+                self.clips[split], self.data_dir / "features", config, progress=False
+            )
         return self._other_stores[key]
 
     def statistics(self, config: FeatureConfig) -> BandStatistics:
@@ -148,8 +160,14 @@ class PreparedData:
 
 
 def prepare_data(
-    profile_name: str, data_dir: Path, results_dir: Path, seed: int = 0, device: str = "auto",
-    skip_bad: bool = False, workers: int | None = None, progress: bool = True,
+    profile_name: str,
+    data_dir: Path,
+    results_dir: Path,
+    seed: int = 0,
+    device: str = "auto",
+    skip_bad: bool = False,
+    workers: int | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Corpus -> checked clips -> cached features -> vocabulary; writes ``prepared.json``."""
     started = time.perf_counter()
@@ -157,20 +175,29 @@ def prepare_data(
     results_dir.mkdir(parents=True, exist_ok=True)
     corpus = ensure_corpus(profile_name, data_dir, progress)
     feature_config = get_profile(profile_name).config().features
-    record: dict[str, Any] = {"profile": profile_name, "data_dir": relative_to_project(data_dir), **corpus,
-                              "features": feature_config.cache_key(), "splits": {}}
+    record: dict[str, Any] = {
+        "profile": profile_name,
+        "data_dir": relative_to_project(data_dir),
+        **corpus,
+        "features": feature_config.cache_key(),
+        "splits": {},
+    }
     clips, stores = {}, {}
     for split in SPLITS:
         result = read_split(data_dir, split, skip_bad=skip_bad)
         clips[split] = result.clips
-        stores[split] = cache_features(result.clips, data_dir / "features", feature_config, workers=workers,
-                                       progress=progress)
+        stores[split] = cache_features(
+            result.clips, data_dir / "features", feature_config, workers=workers, progress=progress
+        )
         n_frames = {clip.file_name: stores[split].n_frames(clip.file_name) for clip in result.clips}
         check_minimum_length(n_frames, split)
         record["splits"][split] = {
-            "n_clips": len(result.clips), "n_captions": sum(len(c.captions) for c in result.clips),
-            "frames_min": min(n_frames.values()), "frames_max": max(n_frames.values()),
-            "skipped": result.report.problems, "feature_dir": relative_to_project(stores[split].directory),
+            "n_clips": len(result.clips),
+            "n_captions": sum(len(c.captions) for c in result.clips),
+            "frames_min": min(n_frames.values()),
+            "frames_max": max(n_frames.values()),
+            "skipped": result.report.problems,
+            "feature_dir": relative_to_project(stores[split].directory),
         }
     development = clips["development"]
     statistics = band_statistics(stores["development"].load(clip.file_name) for clip in development)
@@ -204,8 +231,14 @@ def load_prepared(results_dir: Path, skip_bad: bool | None = None) -> PreparedDa
 Overrides = dict[str, dict[str, Any]]
 
 
-def run_config(profile_name: str, factor: int, seed: int, device: str, max_epochs: int | None = None,
-               overrides: Overrides | None = None) -> Config:
+def run_config(
+    profile_name: str,
+    factor: int,
+    seed: int,
+    device: str,
+    max_epochs: int | None = None,
+    overrides: Overrides | None = None,
+) -> Config:
     """One training's configuration: the profile's, a variant's overrides, the epoch cap, where to compute."""
     return runkey.training_config(profile_name, factor, seed, max_epochs, overrides).with_overrides({"device": device})
 
@@ -214,8 +247,13 @@ def training_dataset(prepared: PreparedData, config: Config) -> CaptionDataset:
     development = prepared.clips["development"]
     captions = {clip.file_name: [prepared.vocabulary.encode(c) for c in clip.captions] for clip in development}
     features = prepared.features("development", config.features)
-    return CaptionDataset([c.file_name for c in development], captions, features, prepared.vocabulary.eos_index,
-                          pad_value=prepared.pad_value(config))
+    return CaptionDataset(
+        [c.file_name for c in development],
+        captions,
+        features,
+        prepared.vocabulary.eos_index,
+        pad_value=prepared.pad_value(config),
+    )
 
 
 def checkpoint_matches(checkpoint: Path, config: Config) -> bool:
@@ -236,16 +274,26 @@ def epoch_logger(factor: int, seed: int, max_epochs: int) -> Callable[[dict[str,
     """One line per epoch, for headless runs (a per-batch bar would be a log line per refresh)."""
 
     def log(record: dict[str, float]) -> None:
-        print(f"M={factor} seed={seed} epoch {int(record['epoch']) + 1}/{max_epochs}: loss {record['loss']:.4f} "
-              f"(best {record['best_loss']:.4f}) in {record['seconds']:.1f} s", flush=True)
+        print(
+            f"M={factor} seed={seed} epoch {int(record['epoch']) + 1}/{max_epochs}: loss {record['loss']:.4f} "
+            f"(best {record['best_loss']:.4f}) in {record['seconds']:.1f} s",
+            flush=True,
+        )
 
     return log
 
 
 def train_subsampling_model(
-    profile_name: str, factor: int, results_dir: Path, seed: int = 0, device: str = "auto",
-    resume: bool = True, progress: bool = True, max_epochs: int | None = None,
-    overrides: Overrides | None = None, prepared_dir: Path | None = None,
+    profile_name: str,
+    factor: int,
+    results_dir: Path,
+    seed: int = 0,
+    device: str = "auto",
+    resume: bool = True,
+    progress: bool = True,
+    max_epochs: int | None = None,
+    overrides: Overrides | None = None,
+    prepared_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Train the model for one (seed, M), resuming from its checkpoint; writes its ``training.json``.
 
@@ -268,14 +316,37 @@ def train_subsampling_model(
         checkpoint.unlink()
     model = build_model(config, len(prepared.vocabulary))
     on_epoch_end = None if progress else epoch_logger(factor, seed, config.train.max_epochs)
-    result = train_model(model, training_dataset(prepared, config), prepared.vocabulary.frequencies(), config,
-                         checkpoint, resume=resume, progress=progress, on_epoch_end=on_epoch_end)
+    result = train_model(
+        model,
+        training_dataset(prepared, config),
+        prepared.vocabulary.frequencies(),
+        config,
+        checkpoint,
+        resume=resume,
+        progress=progress,
+        on_epoch_end=on_epoch_end,
+    )
     torch.save(model.state_dict(), directory / layout.MODEL_FILE)
-    key = runkey.training_key(profile_name, from_project(prepared.record["data_dir"]), factor, seed, max_epochs,
-                              prepared_dir / layout.PREPARED_RECORD, overrides)
-    record = {"M": factor, "seed": seed, "profile": profile_name, "config": config.to_dict(), **result.to_dict(),
-              "vocabulary_size": len(prepared.vocabulary), "run": run_metadata(seed, str(resolve_device(device))),
-              "wall_time_s": time.perf_counter() - started, "key": key}
+    key = runkey.training_key(
+        profile_name,
+        from_project(prepared.record["data_dir"]),
+        factor,
+        seed,
+        max_epochs,
+        prepared_dir / layout.PREPARED_RECORD,
+        overrides,
+    )
+    record = {
+        "M": factor,
+        "seed": seed,
+        "profile": profile_name,
+        "config": config.to_dict(),
+        **result.to_dict(),
+        "vocabulary_size": len(prepared.vocabulary),
+        "run": run_metadata(seed, str(resolve_device(device))),
+        "wall_time_s": time.perf_counter() - started,
+        "key": key,
+    }
     write_json(directory / layout.TRAINING_RECORD, record)
     return record
 
@@ -285,31 +356,49 @@ def train_subsampling_model(
 
 def load_trained_model(results_dir: Path, seed: int, factor: int, config: Config, vocabulary_size: int):
     model = build_model(config, vocabulary_size)
-    state = torch.load(layout.run_dir(results_dir, seed, factor) / layout.MODEL_FILE, map_location="cpu",
-                       weights_only=True)
+    state = torch.load(
+        layout.run_dir(results_dir, seed, factor) / layout.MODEL_FILE, map_location="cpu", weights_only=True
+    )
     model.load_state_dict(state)
     return model.to(resolve_device(config.device))
 
 
-def timed_decode(model, clip_ids: list[str], features: dict[str, np.ndarray], vocabulary: Vocabulary,
-                 max_steps: int, batch_size: int, progress: bool, pad_value=None) -> tuple[dict[str, str], float]:
+def timed_decode(
+    model,
+    clip_ids: list[str],
+    features: dict[str, np.ndarray],
+    vocabulary: Vocabulary,
+    max_steps: int,
+    batch_size: int,
+    progress: bool,
+    pad_value=None,
+) -> tuple[dict[str, str], float]:
     """Greedy captions and the wall time they took, after one untimed warm-up batch (the first batch
     pays for lazy initialisation: kernels, allocator, thread pools) and synchronised on a GPU."""
     device = next(model.parameters()).device
-    greedy_decode(model, clip_ids[:batch_size], features, vocabulary, max_steps, batch_size, progress=False,
-                  pad_value=pad_value)
+    greedy_decode(
+        model, clip_ids[:batch_size], features, vocabulary, max_steps, batch_size, progress=False, pad_value=pad_value
+    )
     synchronize(device)
     started = time.perf_counter()
-    predictions = greedy_decode(model, clip_ids, features, vocabulary, max_steps, batch_size, progress,
-                                pad_value=pad_value)
+    predictions = greedy_decode(
+        model, clip_ids, features, vocabulary, max_steps, batch_size, progress, pad_value=pad_value
+    )
     synchronize(device)
     return predictions, time.perf_counter() - started
 
 
 def evaluate_subsampling_model(
-    profile_name: str, factor: int, results_dir: Path, seed: int = 0, device: str = "auto",
-    bootstrap_resamples: int = 1000, progress: bool = True, max_epochs: int | None = None,
-    overrides: Overrides | None = None, prepared_dir: Path | None = None,
+    profile_name: str,
+    factor: int,
+    results_dir: Path,
+    seed: int = 0,
+    device: str = "auto",
+    bootstrap_resamples: int = 1000,
+    progress: bool = True,
+    max_epochs: int | None = None,
+    overrides: Overrides | None = None,
+    prepared_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Caption the evaluation split with one (seed, M) model, score it and measure Table 2's columns;
     writes its ``evaluation.json``. ``overrides`` and ``prepared_dir``: as for :func:`train_subsampling_model`."""
@@ -325,9 +414,16 @@ def evaluate_subsampling_model(
     load = prepared.features("evaluation", config.features)
     features = {clip: load(clip) for clip in clip_ids}  # in memory: time the model, not the disk
     target = resolve_device(config.device)
-    predictions, inference_time = timed_decode(model, clip_ids, features, prepared.vocabulary,
-                                               config.decode.max_steps, config.train.batch_size, progress,
-                                               pad_value=prepared.pad_value(config))
+    predictions, inference_time = timed_decode(
+        model,
+        clip_ids,
+        features,
+        prepared.vocabulary,
+        config.decode.max_steps,
+        config.train.batch_size,
+        progress,
+        pad_value=prepared.pad_value(config),
+    )
 
     references = prepared.references("evaluation")
     evaluation = evaluate_captions(predictions, references, work_dir=directory)
@@ -340,15 +436,23 @@ def evaluate_subsampling_model(
     n_layers = config.model.encoder_layers
     lengths = measure_encoder_lengths(model.encoder, CLOTHO_FRAME_RANGE)
     record = {
-        "M": factor, "seed": seed, "profile": profile_name, "n_clips": len(clip_ids),
+        "M": factor,
+        "seed": seed,
+        "profile": profile_name,
+        "n_clips": len(clip_ids),
         "max_epochs": config.train.max_epochs,
-        "metrics": evaluation.corpus, "unavailable": evaluation.unavailable, "tokenizer": evaluation.tokenizer,
-        "inference_time_s": inference_time, "device": str(target),
+        "metrics": evaluation.corpus,
+        "unavailable": evaluation.unavailable,
+        "tokenizer": evaluation.tokenizer,
+        "inference_time_s": inference_time,
+        "device": str(target),
         "encoder_lengths": {str(k): v for k, v in lengths.items()},
         "corpus_encoder_lengths": {
             "min": encoder_output_length(min(frames), factor, n_layers, config.model.subsampling_mode),
             "max": encoder_output_length(max(frames), factor, n_layers, config.model.subsampling_mode),
-            "frames_min": min(frames), "frames_max": max(frames)},
+            "frames_min": min(frames),
+            "frames_max": max(frames),
+        },
         "n_layers": n_layers,
         "parameters_D4367": paper_parameter_count(PAPER_VOCABULARY_SIZE, config.model),
         "parameters_trained": sum(p.numel() for p in model.parameters()),
@@ -362,8 +466,10 @@ def evaluate_subsampling_model(
 def write_predictions(path: Path, predictions: dict[str, str], references: dict[str, list[str]]) -> None:
     import pandas as pd
 
-    rows = [{"file_name": clip, "prediction": text, **{f"caption_{i + 1}": r for i, r in enumerate(references[clip])}}
-            for clip, text in predictions.items()]
+    rows = [
+        {"file_name": clip, "prediction": text, **{f"caption_{i + 1}": r for i, r in enumerate(references[clip])}}
+        for clip, text in predictions.items()
+    ]
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
@@ -391,8 +497,12 @@ def evaluate_constant_baseline(results_dir: Path, seed: int = 0) -> dict[str, An
     caption = constant_caption(development, seed=seed)
     references = prepared.references("evaluation")
     evaluation = evaluate_captions({clip: caption for clip in references}, references, work_dir=results_dir)
-    record = {"caption": caption, "metrics": evaluation.corpus, "unavailable": evaluation.unavailable,
-              "prepared": prepared_digest}
+    record = {
+        "caption": caption,
+        "metrics": evaluation.corpus,
+        "unavailable": evaluation.unavailable,
+        "prepared": prepared_digest,
+    }
     write_json(path, record)
     return record
 
@@ -403,17 +513,20 @@ def check_comparable(results_dir: Path) -> list[tuple[int, int]]:
     runs = layout.completed_runs(results_dir)
     settings: dict[str, list[str]] = {}
     for seed, factor in runs:
-        key = (read_json(layout.training_record(results_dir, seed, factor), "training record").get("key") or {})
+        key = read_json(layout.training_record(results_dir, seed, factor), "training record").get("key") or {}
         config = json.loads(json.dumps(key.get("config", {})))
         config.get("train", {}).pop("seed", None)
         config.get("model", {}).pop("subsampling_factor", None)
-        signature = json.dumps({"config": config, "corpus": key.get("corpus"), "profile": key.get("profile")},
-                               sort_keys=True)
+        signature = json.dumps(
+            {"config": config, "corpus": key.get("corpus"), "profile": key.get("profile")}, sort_keys=True
+        )
         settings.setdefault(signature, []).append(f"seed{seed}/M{factor}")
     if len(settings) > 1:
         groups = "; ".join(", ".join(names[:4]) + (" ..." if len(names) > 4 else "") for names in settings.values())
-        raise ValueError(f"{results_dir} holds runs made under different settings ({groups}); one table must not "
-                         "mix them: give each setting its own --results-dir")
+        raise ValueError(
+            f"{results_dir} holds runs made under different settings ({groups}); one table must not "
+            "mix them: give each setting its own --results-dir"
+        )
     return runs
 
 
@@ -428,11 +541,13 @@ def summarise_results(profile_name: str, results_dir: Path, progress: bool = Tru
         raise FileNotFoundError(f"no evaluation records under {results_dir}; run notebook 03 (or ./run_all.sh) first")
     synthetic = get_profile(profile_name).corpus == "synthetic"
     label = f"this run ({profile_name} profile{', synthetic corpus' if synthetic else ''})"
-    report = write_report(results_dir, layout.figures_dir(results_dir), our_label=label, progress=progress,
-                          context=context)
+    report = write_report(
+        results_dir, layout.figures_dir(results_dir), our_label=label, progress=progress, context=context
+    )
     baseline = evaluate_constant_baseline(results_dir)
     seeds = sorted({seed for seed, _ in runs})
     factors = sorted({factor for _, factor in runs})
-    write_json(results_dir / layout.SUMMARY_RECORD,
-               {"seeds": seeds, "M": factors, "key": runkey.results_key(results_dir)})
+    write_json(
+        results_dir / layout.SUMMARY_RECORD, {"seeds": seeds, "M": factors, "key": runkey.results_key(results_dir)}
+    )
     return report, baseline

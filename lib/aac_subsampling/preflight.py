@@ -24,9 +24,9 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from aac_subsampling import paths
 from aac_subsampling.data import clotho_card
@@ -120,14 +120,21 @@ def _clotho_probe() -> ClothoProbe:
     archives already in the folder are only unpacked (no network)."""
     from aac_subsampling.data import clotho
 
-    return ClothoProbe(clotho.clotho_v1_present, clotho.describe_missing,
-                       lambda root: clotho_card.plan_fetch(root).urls(), clotho.other_clotho_format_corpus)
+    return ClothoProbe(
+        clotho.clotho_v1_present,
+        clotho.describe_missing,
+        lambda root: clotho_card.plan_fetch(root).urls(),
+        clotho.other_clotho_format_corpus,
+    )
 
 
 def _clotho_missing_message(root: Path, probe: ClothoProbe, urls: list[str]) -> str:
     """What to download by hand and where to put it (the fetcher's message, with this run's ending)."""
     return clotho_card.by_hand_message(
-        root, urls, f"{CLOTHO_HOST} cannot be reached", missing=probe.describe_missing(root),
+        root,
+        urls,
+        f"{CLOTHO_HOST} cannot be reached",
+        missing=probe.describe_missing(root),
         then=f"Then run again with --data-dir {root} (or put the files in the profile's default folder).",
     )
 

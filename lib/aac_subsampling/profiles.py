@@ -89,7 +89,7 @@ PROFILES: dict[str, Profile] = {
             "train": {"max_epochs": 3, "patience": 100, "learning_rate": 1e-3, "batch_size": 8},
         },
         description="Clotho-length synthetic clips (15-30 s) whose captions state the order and count of events; "
-                    "all five M in about an hour on 2 CPU cores.",
+        "all five M in about an hour on 2 CPU cores.",
     ),
     "paper": Profile(
         name="paper",
@@ -108,7 +108,7 @@ PROFILES: dict[str, Profile] = {
         needs_gpu=True,
         overrides=authors_code_overrides(),
         description="Clotho v1 as the authors' code ran it (Hann window + peak normalisation, ceil sub-sampling, "
-                    "residual on layer 2 only, their dropout, last partial batch dropped); needs a GPU.",
+        "residual on layer 2 only, their dropout, last partial batch dropped); needs a GPU.",
     ),
 }
 

@@ -22,8 +22,13 @@ from aac_subsampling.paths import project_root, relative_to_project
 from aac_subsampling.runinfo import git_state
 
 PUBLISHED_PATTERNS = (
-    "*.csv", "*.json", "seed*/M*/*.json", "seed*/M*/*.csv", f"{layout.EXECUTED_DIR}/*.ipynb",
-    f"{OPEN_QUESTIONS_DIR}/**/*.csv", f"{OPEN_QUESTIONS_DIR}/**/*.json",
+    "*.csv",
+    "*.json",
+    "seed*/M*/*.json",
+    "seed*/M*/*.csv",
+    f"{layout.EXECUTED_DIR}/*.ipynb",
+    f"{OPEN_QUESTIONS_DIR}/**/*.csv",
+    f"{OPEN_QUESTIONS_DIR}/**/*.json",
 )
 # The study of notebook 05 is published as a part of its own: a run of only the main sweep keeps the published
 # study, a run of only the study keeps the published main results.
@@ -72,8 +77,12 @@ def _remove_part(folder: Path, open_questions: bool) -> None:
 def scrub(text: str, results_dir: Path) -> str:
     """Absolute paths of this machine -> project-relative ones (longest first)."""
     root = project_root()
-    replacements = {str(Path(results_dir).resolve()): relative_to_project(results_dir), str(root) + "/": "",
-                    str(root): ".", str(Path.home()) + "/": "~/"}
+    replacements = {
+        str(Path(results_dir).resolve()): relative_to_project(results_dir),
+        str(root) + "/": "",
+        str(root): ".",
+        str(Path.home()) + "/": "~/",
+    }
     for old in sorted(replacements, key=len, reverse=True):
         text = text.replace(old, replacements[old])
     # an installed package's folder (messages of SPICE, warnings) says where any environment keeps it
@@ -96,12 +105,19 @@ def check_clean_tree() -> None:
     if state["commit"] is None:
         raise PublishError("publishing needs a git checkout: the published records name the commit that made them")
     if state["dirty"]:
-        raise PublishError("the git tree has uncommitted changes to tracked files; commit them, rerun, then publish "
-                           "(published results must come from a committed state of the code)")
+        raise PublishError(
+            "the git tree has uncommitted changes to tracked files; commit them, rerun, then publish "
+            "(published results must come from a committed state of the code)"
+        )
 
 
-def publish(results_dir: Path, profile: str, destination: Path | None = None,
-            figures_destination: Path | None = None, require_clean_tree: bool = True) -> Path:
+def publish(
+    results_dir: Path,
+    profile: str,
+    destination: Path | None = None,
+    figures_destination: Path | None = None,
+    require_clean_tree: bool = True,
+) -> Path:
     """Copy ``results_dir``'s readable results into the published folders; returns the results destination."""
     results_dir = Path(results_dir).resolve()
     destination = Path(destination) if destination else published_dir(profile)
@@ -133,8 +149,11 @@ def publish(results_dir: Path, profile: str, destination: Path | None = None,
         target = destination / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-    figures = sorted(path for path in layout.figures_dir(results_dir).glob("*.png")
-                     if is_open_questions_file(Path(path.name)) in parts)
+    figures = sorted(
+        path
+        for path in layout.figures_dir(results_dir).glob("*.png")
+        if is_open_questions_file(Path(path.name)) in parts
+    )
     if figures:
         for part in parts:
             _remove_part(figures_destination, open_questions=part)

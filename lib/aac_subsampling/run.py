@@ -34,8 +34,13 @@ from typing import Any
 from aac_subsampling import layout, paths, runkey
 from aac_subsampling.profiles import PROFILES, SUBSAMPLING_FACTORS, get_profile
 
-NOTEBOOKS = {"prepare": "01_data_preparation", "training": "02_training", "evaluation": "03_evaluation",
-             "results": "04_results", "open_questions": "05_open_questions"}
+NOTEBOOKS = {
+    "prepare": "01_data_preparation",
+    "training": "02_training",
+    "evaluation": "03_evaluation",
+    "results": "04_results",
+    "open_questions": "05_open_questions",
+}
 BOOTSTRAP_RESAMPLES = 1000
 
 log = logging.getLogger("aac_subsampling.run")
@@ -126,44 +131,79 @@ def parse_arguments(argv: list[str] | None = None) -> RunOptions:
     parser = argparse.ArgumentParser(
         prog="./run_all.sh",
         description="Run the reproduction headlessly (papermill over notebooks/01-04): data preparation, training "
-                    "and evaluation for every seed and sub-sampling factor M, then Tables 1 and 2 and the figures.",
+        "and evaluation for every seed and sub-sampling factor M, then Tables 1 and 2 and the figures.",
         epilog="A stage is skipped when its record was made with the same settings (profile, seed, M, every config "
-               "switch, corpus, package version); an interrupted run continues where it stopped when started again.",
+        "switch, corpus, package version); an interrupted run continues where it stopped when started again.",
     )
-    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES),
-                        help="smoke (CI, seconds), quick (default; synthetic corpus, CPU, about 15 min), "
-                             "long (Clotho-length synthetic clips) or paper (Clotho v1, the paper's settings; GPU)")
+    parser.add_argument(
+        "--profile",
+        default="quick",
+        choices=sorted(PROFILES),
+        help="smoke (CI, seconds), quick (default; synthetic corpus, CPU, about 15 min), "
+        "long (Clotho-length synthetic clips) or paper (Clotho v1, the paper's settings; GPU)",
+    )
     parser.add_argument("--data-dir", type=Path, help="corpus folder in Clotho's layout (default: the profile's)")
     parser.add_argument("--results-dir", type=Path, help="working results folder (default: results/<profile>)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=int, help="one training seed (default 0)")
     seeds.add_argument("--seeds", type=_int_list, nargs="+", help="several seeds, e.g. 0 1 2; each its own run key")
-    parser.add_argument("--m", dest="factors", type=_int_list, nargs="+", default=[list(SUBSAMPLING_FACTORS)],
-                        help="sub-sampling factors to run (default 1 2 4 8 16)")
+    parser.add_argument(
+        "--m",
+        dest="factors",
+        type=_int_list,
+        nargs="+",
+        default=[list(SUBSAMPLING_FACTORS)],
+        help="sub-sampling factors to run (default 1 2 4 8 16)",
+    )
     parser.add_argument("--max-epochs", type=int, help="cap the profile's training schedule at N epochs")
     parser.add_argument("--force", action="store_true", help="redo every stage (trainings start from scratch)")
-    parser.add_argument("--publish", action="store_true",
-                        help="after the run, copy its results into results/published/<profile>/ (needs a clean tree)")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="after the run, copy its results into results/published/<profile>/ (needs a clean tree)",
+    )
     parser.add_argument("--gpus", type=_int_list, default=[], help='run trainings in parallel, one per GPU: "0,1"')
-    parser.add_argument("--jobs", type=int, default=None,
-                        help="trainings at once per device (default: 2 on a CPU of 2+ cores, one thread each; 1 per GPU)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="trainings at once per device (default: 2 on a CPU of 2+ cores, one thread each; 1 per GPU)",
+    )
     parser.add_argument("--kernel", default="aac-subsampling", help="Jupyter kernel that runs the notebooks")
     extra = parser.add_mutually_exclusive_group()
-    extra.add_argument("--open-questions", action="store_true",
-                       help="after the tables, run notebook 05 (padding, batches, the authors' code, attention: "
-                            "4 variants x seeds 0-2 x M 1 and 16; about 40 min on 2 CPU cores with quick)")
-    extra.add_argument("--open-questions-only", action="store_true",
-                       help="data preparation and notebook 05 only (it trains its own baseline runs)")
+    extra.add_argument(
+        "--open-questions",
+        action="store_true",
+        help="after the tables, run notebook 05 (padding, batches, the authors' code, attention: "
+        "4 variants x seeds 0-2 x M 1 and 16; about 40 min on 2 CPU cores with quick)",
+    )
+    extra.add_argument(
+        "--open-questions-only",
+        action="store_true",
+        help="data preparation and notebook 05 only (it trains its own baseline runs)",
+    )
     parser.add_argument("--no-preflight", dest="preflight", action="store_false", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     chosen_seeds = _flat(args.seeds) if args.seeds is not None else [args.seed if args.seed is not None else 0]
     try:
-        return RunOptions(profile=args.profile, data_dir=args.data_dir, results_dir=args.results_dir,
-                          device=args.device, seeds=chosen_seeds, factors=_flat(args.factors), max_epochs=args.max_epochs,
-                          force=args.force, publish=args.publish, gpus=args.gpus, jobs=args.jobs,
-                          kernel=args.kernel, preflight=args.preflight, open_questions=args.open_questions,
-                          open_questions_only=args.open_questions_only)
+        return RunOptions(
+            profile=args.profile,
+            data_dir=args.data_dir,
+            results_dir=args.results_dir,
+            device=args.device,
+            seeds=chosen_seeds,
+            factors=_flat(args.factors),
+            max_epochs=args.max_epochs,
+            force=args.force,
+            publish=args.publish,
+            gpus=args.gpus,
+            jobs=args.jobs,
+            kernel=args.kernel,
+            preflight=args.preflight,
+            open_questions=args.open_questions,
+            open_questions_only=args.open_questions_only,
+        )
     except ValueError as error:
         parser.error(str(error))
         raise  # unreachable: parser.error exits
@@ -185,52 +225,82 @@ class Stage:
 
 
 def _common_parameters(options: RunOptions) -> dict[str, Any]:
-    return {"profile": options.profile, "data_dir": str(options.data_dir), "results_dir": str(options.results_dir),
-            "device": options.device, "max_epochs": options.max_epochs, "headless": True}
+    return {
+        "profile": options.profile,
+        "data_dir": str(options.data_dir),
+        "results_dir": str(options.results_dir),
+        "device": options.device,
+        "max_epochs": options.max_epochs,
+        "headless": True,
+    }
 
 
 def prepare_stage(options: RunOptions) -> Stage:
-    return Stage("data preparation", NOTEBOOKS["prepare"], NOTEBOOKS["prepare"],
-                 Path(options.results_dir) / layout.PREPARED_RECORD,
-                 lambda: runkey.prepare_key(options.profile, options.data_dir),
-                 {**_common_parameters(options), "seed": options.seeds[0]})
+    return Stage(
+        "data preparation",
+        NOTEBOOKS["prepare"],
+        NOTEBOOKS["prepare"],
+        Path(options.results_dir) / layout.PREPARED_RECORD,
+        lambda: runkey.prepare_key(options.profile, options.data_dir),
+        {**_common_parameters(options), "seed": options.seeds[0]},
+    )
 
 
 def training_stage(options: RunOptions, seed: int, factor: int, device: str | None = None) -> Stage:
     results = Path(options.results_dir)
-    return Stage(f"training seed={seed} M={factor}", NOTEBOOKS["training"],
-                 f"{NOTEBOOKS['training']}_seed{seed}_M{factor}", layout.training_record(results, seed, factor),
-                 lambda: runkey.training_key(options.profile, options.data_dir, factor, seed, options.max_epochs,
-                                             results / layout.PREPARED_RECORD),
-                 {**_common_parameters(options), "seed": seed, "M": factor, "resume": True,
-                  "device": device or options.device})
+    return Stage(
+        f"training seed={seed} M={factor}",
+        NOTEBOOKS["training"],
+        f"{NOTEBOOKS['training']}_seed{seed}_M{factor}",
+        layout.training_record(results, seed, factor),
+        lambda: runkey.training_key(
+            options.profile, options.data_dir, factor, seed, options.max_epochs, results / layout.PREPARED_RECORD
+        ),
+        {**_common_parameters(options), "seed": seed, "M": factor, "resume": True, "device": device or options.device},
+    )
 
 
 def evaluation_stage(options: RunOptions, seed: int, factor: int) -> Stage:
     results = Path(options.results_dir)
-    return Stage(f"evaluation seed={seed} M={factor}", NOTEBOOKS["evaluation"],
-                 f"{NOTEBOOKS['evaluation']}_seed{seed}_M{factor}", layout.evaluation_record(results, seed, factor),
-                 lambda: runkey.evaluation_key(layout.training_record(results, seed, factor), BOOTSTRAP_RESAMPLES),
-                 {**_common_parameters(options), "seed": seed, "M": factor,
-                  "bootstrap_resamples": BOOTSTRAP_RESAMPLES})
+    return Stage(
+        f"evaluation seed={seed} M={factor}",
+        NOTEBOOKS["evaluation"],
+        f"{NOTEBOOKS['evaluation']}_seed{seed}_M{factor}",
+        layout.evaluation_record(results, seed, factor),
+        lambda: runkey.evaluation_key(layout.training_record(results, seed, factor), BOOTSTRAP_RESAMPLES),
+        {**_common_parameters(options), "seed": seed, "M": factor, "bootstrap_resamples": BOOTSTRAP_RESAMPLES},
+    )
 
 
 def results_stage(options: RunOptions) -> Stage:
-    return Stage("results tables", NOTEBOOKS["results"], NOTEBOOKS["results"],
-                 Path(options.results_dir) / layout.SUMMARY_RECORD,
-                 lambda: runkey.results_key(options.results_dir),
-                 _common_parameters(options))
+    return Stage(
+        "results tables",
+        NOTEBOOKS["results"],
+        NOTEBOOKS["results"],
+        Path(options.results_dir) / layout.SUMMARY_RECORD,
+        lambda: runkey.results_key(options.results_dir),
+        _common_parameters(options),
+    )
 
 
 def open_questions_stage(options: RunOptions) -> Stage:
     from aac_subsampling.open_questions import variants
 
     results = Path(options.results_dir)
-    return Stage("open questions", NOTEBOOKS["open_questions"], NOTEBOOKS["open_questions"],
-                 variants.study_record_path(results),
-                 lambda: variants.study_key(options.profile, results, variants.default_seeds(options.profile),
-                                            variants.DEFAULT_FACTORS, options.max_epochs),
-                 _common_parameters(options))
+    return Stage(
+        "open questions",
+        NOTEBOOKS["open_questions"],
+        NOTEBOOKS["open_questions"],
+        variants.study_record_path(results),
+        lambda: variants.study_key(
+            options.profile,
+            results,
+            variants.default_seeds(options.profile),
+            variants.DEFAULT_FACTORS,
+            options.max_epochs,
+        ),
+        _common_parameters(options),
+    )
 
 
 def why_run(stage: Stage, force: bool) -> str | None:
@@ -250,8 +320,15 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict[str, Any], k
     """Run one notebook with papermill (its cell outputs go to the log, one line each)."""
     import papermill
 
-    papermill.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name=kernel,
-                               cwd=str(notebook.parent), log_output=True, progress_bar=False)
+    papermill.execute_notebook(
+        str(notebook),
+        str(output),
+        parameters=parameters,
+        kernel_name=kernel,
+        cwd=str(notebook.parent),
+        log_output=True,
+        progress_bar=False,
+    )
 
 
 class StageFailed(RuntimeError):
@@ -276,7 +353,9 @@ class Engine:
         in a process of its own, its output going to that file (for trainings run side by side)."""
         reason = why_run(stage, self.options.force)
         if reason is None:
-            print(f"run: [skipped] {stage.name}: {_relative(stage.record, self.options.results_dir)} matches", flush=True)
+            print(
+                f"run: [skipped] {stage.name}: {_relative(stage.record, self.options.results_dir)} matches", flush=True
+            )
             self.summary.append((stage.name, "skipped"))
             return False
         where = f" on {stage.parameters['device']}; log: {log_path}" if log_path else ""
@@ -292,16 +371,18 @@ class Engine:
             if log_path is None or self.executor is not execute_notebook:  # tests replace the executor
                 self.executor(notebook, output, parameters, self.options.kernel)
             else:
-                execute_in_subprocess(notebook, output, parameters, self.options.kernel, log_path,
-                                      self.options.cpu_threads_per_lane)
+                execute_in_subprocess(
+                    notebook, output, parameters, self.options.kernel, log_path, self.options.cpu_threads_per_lane
+                )
             if not stage.record.exists():
                 raise RuntimeError(f"the notebook finished but wrote no {stage.record}")
         except Exception as error:  # papermill raises PapermillExecutionError with the cell's traceback
             self.summary.append((stage.name, f"FAILED after {format_duration(time.perf_counter() - started)}"))
             last_line = str(error).strip().splitlines()[-1] if str(error).strip() else ""
-            raise StageFailed(f"{stage.name}: notebooks/{stage.notebook}.ipynb failed ({type(error).__name__}: "
-                              f"{last_line}); the executed copy: {output}"
-                              + (f"; log: {log_path}" if log_path else "")) from error
+            raise StageFailed(
+                f"{stage.name}: notebooks/{stage.notebook}.ipynb failed ({type(error).__name__}: "
+                f"{last_line}); the executed copy: {output}" + (f"; log: {log_path}" if log_path else "")
+            ) from error
         took = format_duration(time.perf_counter() - started)
         self.summary.append((stage.name, took))
         print(f"run: <== {stage.name} done in {took}", flush=True)
@@ -355,8 +436,9 @@ class Engine:
             raise StageFailed(" | ".join(failures))
 
 
-def _notebook_job(notebook: str, output: str, parameters: dict[str, Any], kernel: str, log_path: str,
-                  threads: int | None) -> None:
+def _notebook_job(
+    notebook: str, output: str, parameters: dict[str, Any], kernel: str, log_path: str, threads: int | None
+) -> None:
     """In a child process: run one notebook, its log to a file."""
     if threads is not None:  # the kernel inherits it: CPU trainings side by side share the cores, not oversubscribe
         os.environ["OMP_NUM_THREADS"] = str(threads)
@@ -367,11 +449,13 @@ def _notebook_job(notebook: str, output: str, parameters: dict[str, Any], kernel
     execute_notebook(Path(notebook), Path(output), parameters, kernel)
 
 
-def execute_in_subprocess(notebook: Path, output: Path, parameters: dict[str, Any], kernel: str,
-                          log_path: Path, threads: int | None = None) -> None:
+def execute_in_subprocess(
+    notebook: Path, output: Path, parameters: dict[str, Any], kernel: str, log_path: Path, threads: int | None = None
+) -> None:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     process = multiprocessing.get_context("spawn").Process(
-        target=_notebook_job, args=(str(notebook), str(output), parameters, kernel, str(log_path), threads))
+        target=_notebook_job, args=(str(notebook), str(output), parameters, kernel, str(log_path), threads)
+    )
     process.start()
     process.join()
     if process.exitcode != 0:
@@ -439,8 +523,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     options = parse_arguments(argv)
     if options.preflight and not run_preflight(options):
-        print(f"run: stopped before any work (preflight failed); nothing was written to {options.results_dir}",
-              file=sys.stderr)
+        print(
+            f"run: stopped before any work (preflight failed); nothing was written to {options.results_dir}",
+            file=sys.stderr,
+        )
         return 2
     from aac_subsampling.lock import ResultsFolderBusyError, RunLock
 
@@ -449,13 +535,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with RunLock(Path(options.results_dir)) as held:
             if held.took_over:
-                print(f"run: took over a stale lock left by pid {held.took_over.get('pid')} "
-                      f"(started {held.took_over.get('started_utc')}), which is no longer running", flush=True)
-            print(f"run: profile={options.profile} results={options.results_dir} device={options.device} "
-                  f"seeds={options.seeds} M={options.factors}"
-                  + (f" max_epochs={options.max_epochs}" if options.max_epochs else "")
-                  + (f" lanes={options.lanes}" if len(options.lanes) > 1 else "")
-                  + (" --force: every stage is redone" if options.force else ""), flush=True)
+                print(
+                    f"run: took over a stale lock left by pid {held.took_over.get('pid')} "
+                    f"(started {held.took_over.get('started_utc')}), which is no longer running",
+                    flush=True,
+                )
+            print(
+                f"run: profile={options.profile} results={options.results_dir} device={options.device} "
+                f"seeds={options.seeds} M={options.factors}"
+                + (f" max_epochs={options.max_epochs}" if options.max_epochs else "")
+                + (f" lanes={options.lanes}" if len(options.lanes) > 1 else "")
+                + (" --force: every stage is redone" if options.force else ""),
+                flush=True,
+            )
             engine.run()
             if options.publish:
                 from aac_subsampling.publish import publish
@@ -470,8 +562,11 @@ def main(argv: list[str] | None = None) -> int:
         print_summary(engine, started, sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\nrun: interrupted. Run the same command again to continue: finished stages are skipped and an "
-              "unfinished training resumes from its checkpoint.", file=sys.stderr)
+        print(
+            "\nrun: interrupted. Run the same command again to continue: finished stages are skipped and an "
+            "unfinished training resumes from its checkpoint.",
+            file=sys.stderr,
+        )
         print_summary(engine, started, sys.stderr)
         return 130
     print(f"run: done; tables in {options.results_dir}")

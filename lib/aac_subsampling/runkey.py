@@ -54,8 +54,13 @@ def corpus_identity(data_dir: Path) -> dict[str, Any]:
     }
 
 
-def training_config(profile: str, factor: int, seed: int, max_epochs: int | None = None,
-                    overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+def training_config(
+    profile: str,
+    factor: int,
+    seed: int,
+    max_epochs: int | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> Config:
     """The configuration of one training: the profile's, a variant's ``overrides`` on top (notebook 05), with
     the epoch cap applied (device left out: it changes where a run computes, not what)."""
     config = get_profile(profile).config(subsampling_factor=factor, seed=seed)
@@ -87,8 +92,15 @@ def prepare_key(profile: str, data_dir: Path) -> dict[str, Any]:
     }
 
 
-def training_key(profile: str, data_dir: Path, factor: int, seed: int, max_epochs: int | None,
-                 prepared_record: Path, overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+def training_key(
+    profile: str,
+    data_dir: Path,
+    factor: int,
+    seed: int,
+    max_epochs: int | None,
+    prepared_record: Path,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     return {
         "stage": "training",
         "profile": get_profile(profile).name,
@@ -117,8 +129,11 @@ def evaluation_key(training_record: Path, bootstrap_resamples: int) -> dict[str,
 def results_key(results_dir: Path) -> dict[str, Any]:
     """Tables and figures summarise every evaluation of the folder: they depend on exactly those records."""
     runs = layout.completed_runs(results_dir)
-    return {"stage": "results", "package_version": __version__,
-            "evaluations": {f"seed{s}/M{m}": file_digest(layout.evaluation_record(results_dir, s, m)) for s, m in runs}}
+    return {
+        "stage": "results",
+        "package_version": __version__,
+        "evaluations": {f"seed{s}/M{m}": file_digest(layout.evaluation_record(results_dir, s, m)) for s, m in runs},
+    }
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:

@@ -33,13 +33,33 @@ from aac_subsampling.paper import PAPER_LABEL
 from aac_subsampling.profiles import SUBSAMPLING_FACTORS
 
 TABLE2_COLUMNS = ["M", "T_L_min", "T_L_max", "reduction_percent", "inference_time_s", "parameters_D4367"]
-TABLE2_EXTRA_COLUMNS = ["inference_time_s_std", "n_seeds", "corpus_T_L_min", "corpus_T_L_max", "eval_clips",
-                        "n_layers", "device"]
+TABLE2_EXTRA_COLUMNS = [
+    "inference_time_s_std",
+    "n_seeds",
+    "corpus_T_L_min",
+    "corpus_T_L_max",
+    "eval_clips",
+    "n_layers",
+    "device",
+]
 
 __all__ = [
-    "METRIC_NAMES", "PAPER_LABEL", "TABLE2_COLUMNS", "Tables", "display_table1", "factors_of",
-    "format_cell", "inference_times", "load_records", "paper_table1", "paper_table2", "reduction_percent",
-    "side_by_side", "table1", "table2", "write_tables",
+    "METRIC_NAMES",
+    "PAPER_LABEL",
+    "TABLE2_COLUMNS",
+    "Tables",
+    "display_table1",
+    "factors_of",
+    "format_cell",
+    "inference_times",
+    "load_records",
+    "paper_table1",
+    "paper_table2",
+    "reduction_percent",
+    "side_by_side",
+    "table1",
+    "table2",
+    "write_tables",
 ]
 
 
@@ -80,8 +100,10 @@ def _single(values: list[Any], what: str, factor: int) -> Any:
     """The one value every seed agrees on; structural figures must not depend on the seed."""
     distinct = sorted({repr(v) for v in values})
     if len(distinct) != 1:
-        raise ValueError(f"M={factor}: {what} differs between seeds ({', '.join(distinct)}); structural "
-                         "figures must be identical for every seed of an M")
+        raise ValueError(
+            f"M={factor}: {what} differs between seeds ({', '.join(distinct)}); structural "
+            "figures must be identical for every seed of an M"
+        )
     return values[0]
 
 
@@ -93,28 +115,35 @@ def table2(records: Mapping[RunKey, Mapping[str, Any]]) -> pd.DataFrame:
         runs = [records[(s, factor)] for s in seeds]
         n_layers = _single([r["n_layers"] for r in runs], "n_layers", factor)
         times = [float(r["inference_time_s"]) for r in runs]
-        rows.append({
-            "M": factor,
-            **{column: _single([r["encoder_lengths"][str(frames)] for r in runs], f"T_L for {frames} frames", factor)
-               for column, frames in paper.TABLE2_INPUT_FRAMES.items()},
-            "reduction_percent": round(reduction_percent(factor, n_layers), 4),
-            "inference_time_s": round(float(np.mean(times)), 3),
-            "parameters_D4367": _single([r["parameters_D4367"] for r in runs], "parameters_D4367", factor),
-            "inference_time_s_std": round(float(np.std(times, ddof=1)), 3) if len(times) > 1 else np.nan,
-            "n_seeds": len(seeds),
-            "corpus_T_L_min": _single([r["corpus_encoder_lengths"]["min"] for r in runs], "corpus T_L min", factor),
-            "corpus_T_L_max": _single([r["corpus_encoder_lengths"]["max"] for r in runs], "corpus T_L max", factor),
-            "eval_clips": _single([r["n_clips"] for r in runs], "n_clips", factor),
-            "n_layers": n_layers,
-            "device": " / ".join(sorted({str(r.get("device")) for r in runs})),
-        })
+        rows.append(
+            {
+                "M": factor,
+                **{
+                    column: _single(
+                        [r["encoder_lengths"][str(frames)] for r in runs], f"T_L for {frames} frames", factor
+                    )
+                    for column, frames in paper.TABLE2_INPUT_FRAMES.items()
+                },
+                "reduction_percent": round(reduction_percent(factor, n_layers), 4),
+                "inference_time_s": round(float(np.mean(times)), 3),
+                "parameters_D4367": _single([r["parameters_D4367"] for r in runs], "parameters_D4367", factor),
+                "inference_time_s_std": round(float(np.std(times, ddof=1)), 3) if len(times) > 1 else np.nan,
+                "n_seeds": len(seeds),
+                "corpus_T_L_min": _single([r["corpus_encoder_lengths"]["min"] for r in runs], "corpus T_L min", factor),
+                "corpus_T_L_max": _single([r["corpus_encoder_lengths"]["max"] for r in runs], "corpus T_L max", factor),
+                "eval_clips": _single([r["n_clips"] for r in runs], "n_clips", factor),
+                "n_layers": n_layers,
+                "device": " / ".join(sorted({str(r.get("device")) for r in runs})),
+            }
+        )
     return pd.DataFrame(rows, columns=[*TABLE2_COLUMNS, *TABLE2_EXTRA_COLUMNS])
 
 
 def inference_times(records: Mapping[RunKey, Mapping[str, Any]]) -> pd.DataFrame:
     """Each run's inference time: rows (seed, M, inference_time_s), for seed points in the figures."""
-    rows = [{"seed": s, "M": m, "inference_time_s": float(r["inference_time_s"])}
-            for (s, m), r in sorted(records.items())]
+    rows = [
+        {"seed": s, "M": m, "inference_time_s": float(r["inference_time_s"])} for (s, m), r in sorted(records.items())
+    ]
     return pd.DataFrame(rows, columns=["seed", "M", "inference_time_s"])
 
 
@@ -136,8 +165,9 @@ def display_table1(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     frame = pd.DataFrame(index=pd.Index(METRIC_NAMES, name="metric"))
     for factor, group in summary.groupby("M", sort=True):
         label = f"M={factor} (n={int(group['n_seeds'].max())})"
-        cells = {row.metric: format_cell(row.mean, row.std, row.ci_low, row.ci_high, digits)
-                 for row in group.itertuples()}
+        cells = {
+            row.metric: format_cell(row.mean, row.std, row.ci_low, row.ci_high, digits) for row in group.itertuples()
+        }
         frame[label] = [cells.get(metric, "") for metric in METRIC_NAMES]
     return frame
 
@@ -162,8 +192,9 @@ class Tables:
     records: dict[RunKey, dict[str, Any]]
 
 
-def write_tables(results_dir: Path | str, *, n_resamples: int = 1000, seed: int = 0,
-                 confidence: float = 0.95) -> Tables:
+def write_tables(
+    results_dir: Path | str, *, n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95
+) -> Tables:
     """Write ``table1.csv``, ``table1_seeds.csv`` and ``table2.csv`` into ``results_dir``; return them.
 
     ``n_resamples`` and ``seed``: the pooled bootstrap of Table 1's intervals (0 skips it).

@@ -49,7 +49,7 @@ class Vocabulary:
             raise ValueError("vocabulary words must be unique")
 
     @classmethod
-    def build(cls, captions: Iterable[str]) -> "Vocabulary":
+    def build(cls, captions: Iterable[str]) -> Vocabulary:
         """Count words (with one ``<sos>`` and one ``<eos>`` per caption) in first-appearance order."""
         counts: Counter[str] = Counter()
         order: dict[str, None] = {}
@@ -103,6 +103,6 @@ class Vocabulary:
         Path(path).write_text(json.dumps({"words": self.words, "counts": self.counts}, indent=0))
 
     @classmethod
-    def load(cls, path: str | Path) -> "Vocabulary":
+    def load(cls, path: str | Path) -> Vocabulary:
         data = json.loads(Path(path).read_text())
         return cls(words=data["words"], counts=data["counts"])

@@ -148,9 +148,7 @@ def train_model(
     model.to(device)
     weights = token_weights(token_frequencies, config.loss.beta).to(device)
     if weights.numel() != model.vocabulary_size:
-        raise ValueError(
-            f"{weights.numel()} token frequencies for a model with {model.vocabulary_size} output tokens"
-        )
+        raise ValueError(f"{weights.numel()} token frequencies for a model with {model.vocabulary_size} output tokens")
     optimiser = torch.optim.Adam(model.parameters(), lr=train_cfg.learning_rate)
     stopper = EarlyStopping(train_cfg.patience, train_cfg.min_improvement)
     history: list[dict[str, float]] = []
@@ -167,28 +165,38 @@ def train_model(
         _set_rng_state(state["rng"])
         if state["finished"]:
             model.load_state_dict(best_state)
-            return TrainingResult(start_epoch, stopper.best_epoch, stopper.best_loss, state["stop_reason"], history, start_epoch)
+            return TrainingResult(
+                start_epoch, stopper.best_epoch, stopper.best_loss, state["stop_reason"], history, start_epoch
+            )
     else:
         torch.manual_seed(train_cfg.seed)  # dropout draws; the weights were seeded at construction
 
     resumed_from = start_epoch
     stop_reason = "max epochs"
     n_batches = dataset.n_batches(train_cfg.batch_size, train_cfg.batch_mode, train_cfg.drop_last)
-    epochs = tqdm(range(start_epoch, train_cfg.max_epochs), desc="epochs", disable=not progress,
-                  initial=start_epoch, total=train_cfg.max_epochs)
+    epochs = tqdm(
+        range(start_epoch, train_cfg.max_epochs),
+        desc="epochs",
+        disable=not progress,
+        initial=start_epoch,
+        total=train_cfg.max_epochs,
+    )
     epoch = start_epoch - 1
     for epoch in epochs:
         model.train()
         started = time.perf_counter()
         loss_sum = 0.0
-        batches = dataset.batches(train_cfg.batch_size, train_cfg.batch_mode, train_cfg.seed, epoch, train_cfg.shuffle,
-                                  train_cfg.drop_last)
-        for batch_index, batch in enumerate(tqdm(batches, total=n_batches, desc=f"epoch {epoch}", leave=False,
-                                                 disable=not progress)):
+        batches = dataset.batches(
+            train_cfg.batch_size, train_cfg.batch_mode, train_cfg.seed, epoch, train_cfg.shuffle, train_cfg.drop_last
+        )
+        for batch_index, batch in enumerate(
+            tqdm(batches, total=n_batches, desc=f"epoch {epoch}", leave=False, disable=not progress)
+        ):
             batch = batch.to(device)
             logits = model(batch.features, batch.targets.shape[1], batch.caption_to_clip, batch.lengths)
-            loss = weighted_cross_entropy(logits, batch.targets, weights, batch.target_lengths,
-                                          config.loss.ignore_padding)
+            loss = weighted_cross_entropy(
+                logits, batch.targets, weights, batch.target_lengths, config.loss.ignore_padding
+            )
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"training loss is {loss.item()} at epoch {epoch}, batch {batch_index} "
@@ -203,20 +211,33 @@ def train_model(
         mean_loss = loss_sum / n_batches
         if stopper.update(mean_loss, epoch):
             best_state = copy.deepcopy(model.state_dict())
-        record = {"epoch": epoch, "loss": mean_loss, "seconds": time.perf_counter() - started,
-                  "best_loss": stopper.best_loss}
+        record = {
+            "epoch": epoch,
+            "loss": mean_loss,
+            "seconds": time.perf_counter() - started,
+            "best_loss": stopper.best_loss,
+        }
         history.append(record)
         epochs.set_postfix(loss=f"{mean_loss:.4f}", best=f"{stopper.best_loss:.4f}")
         finished = stopper.should_stop or epoch + 1 >= train_cfg.max_epochs
         if stopper.should_stop:
             stop_reason = "early stopping"
         if checkpoint_path is not None:
-            save_checkpoint(checkpoint_path, {
-                "model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                "early_stopping": asdict(stopper), "history": history, "best_model": best_state,
-                "epochs_completed": epoch + 1, "rng": _rng_state(), "finished": finished,
-                "stop_reason": stop_reason, "config": config.to_dict(),
-            })
+            save_checkpoint(
+                checkpoint_path,
+                {
+                    "model": model.state_dict(),
+                    "optimiser": optimiser.state_dict(),
+                    "early_stopping": asdict(stopper),
+                    "history": history,
+                    "best_model": best_state,
+                    "epochs_completed": epoch + 1,
+                    "rng": _rng_state(),
+                    "finished": finished,
+                    "stop_reason": stop_reason,
+                    "config": config.to_dict(),
+                },
+            )
         if on_epoch_end is not None:
             on_epoch_end(record)
         if stopper.should_stop:

@@ -63,8 +63,10 @@ def reduction_claim(table2: pd.DataFrame, paper2: pd.DataFrame | None = None) ->
         steps = int(row.M) ** (int(row.n_layers) - 1)
         for column, frames in TABLE2_INPUT_FRAMES.items():
             if int(getattr(row, column)) != frames // steps:
-                wrong.append(f"M={row.M}: T_L={getattr(row, column)} for {frames} frames, "
-                             f"floor({frames}/{row.M}^{int(row.n_layers) - 1}) = {frames // steps}")
+                wrong.append(
+                    f"M={row.M}: T_L={getattr(row, column)} for {frames} frames, "
+                    f"floor({frames}/{row.M}^{int(row.n_layers) - 1}) = {frames // steps}"
+                )
         formula = 100.0 * (1.0 - 1.0 / steps)
         if abs(float(row.reduction_percent) - formula) > 1e-4:
             wrong.append(f"M={row.M}: table says {row.reduction_percent} %, formula {formula:.4f} %")
@@ -74,8 +76,14 @@ def reduction_claim(table2: pd.DataFrame, paper2: pd.DataFrame | None = None) ->
     if wrong:
         return _row(claim, "structural", FAILS, "; ".join(wrong))
     inputs = " and ".join(str(frames) for frames in TABLE2_INPUT_FRAMES.values())
-    return _row(claim, "structural", HOLDS, f"T_L = floor(T / M^(L-1)) for T = {inputs}; reduction "
-                + ", ".join(shown) + " (the paper's values truncated to 2 decimals)")
+    return _row(
+        claim,
+        "structural",
+        HOLDS,
+        f"T_L = floor(T / M^(L-1)) for T = {inputs}; reduction "
+        + ", ".join(shown)
+        + " (the paper's values truncated to 2 decimals)",
+    )
 
 
 def parameters_claim(table2: pd.DataFrame) -> dict[str, str]:
@@ -102,8 +110,11 @@ def inference_time_claim(table2: pd.DataFrame, factor: int = 16) -> dict[str, st
     if "n_seeds" in table2:
         low, high = int(table2["n_seeds"].min()), int(table2["n_seeds"].max())
         seeds = f" (mean over {low} seed{'s' * (high > 1)})" if low == high else f" (mean over {low} to {high} seeds)"
-    rises = [f"M={a} -> M={b}: {times[a]:.2f} -> {times[b]:.2f} s"
-             for a, b in zip(times.index[:-1], times.index[1:]) if times[b] > times[a]]
+    rises = [
+        f"M={a} -> M={b}: {times[a]:.2f} -> {times[b]:.2f} s"
+        for a, b in zip(times.index[:-1], times.index[1:])
+        if times[b] > times[a]
+    ]
     if times[factor] >= times[1]:
         return _row(claim, "timing", FAILS, f"M={factor} is not faster than M=1: {listed}{seeds}")
     if rises:
@@ -121,9 +132,11 @@ def metric_claim(comparisons: pd.DataFrame, metric: str, factor: int = 16) -> di
     row = found.iloc[0]
     if not np.isfinite(row["difference"]):
         return _row(claim, "metric", UNTESTABLE, f"{metric} unavailable: {row.get('unavailable') or 'no score'}")
-    evidence = (f"M={factor} - M=1 = {row['difference']:+.4f}, 95 % paired interval [{row['ci_low']:+.4f}, "
-                f"{row['ci_high']:+.4f}], M={factor} better in {row['share_better']:.1%} of {int(row['n_resamples'])} "
-                f"resamples ({int(row['n_seeds'])} seed(s), {int(row['n_clips'])} clips)")
+    evidence = (
+        f"M={factor} - M=1 = {row['difference']:+.4f}, 95 % paired interval [{row['ci_low']:+.4f}, "
+        f"{row['ci_high']:+.4f}], M={factor} better in {row['share_better']:.1%} of {int(row['n_resamples'])} "
+        f"resamples ({int(row['n_seeds'])} seed(s), {int(row['n_clips'])} clips)"
+    )
     if row["ci_low"] > 0:
         return _row(claim, "metric", HOLDS, evidence)
     if row["ci_high"] < 0:
@@ -132,7 +145,10 @@ def metric_claim(comparisons: pd.DataFrame, metric: str, factor: int = 16) -> di
 
 
 STRUCTURAL_CHECKS: tuple[Callable[[pd.DataFrame], dict[str, str]], ...] = (
-    lengths_claim, reduction_claim, parameters_claim)
+    lengths_claim,
+    reduction_claim,
+    parameters_claim,
+)
 
 
 def structural_claims(table2: pd.DataFrame) -> pd.DataFrame:
@@ -148,8 +164,9 @@ def check_claims(table2: pd.DataFrame, comparisons: pd.DataFrame | None = None, 
     rows = [*structural_claims(table2).to_dict("records"), inference_time_claim(table2, factor)]
     for metric in METRIC_NAMES:
         if comparisons is None or comparisons.empty:
-            rows.append(_row(f"{metric} improves with M (M={factor} vs M=1)", "metric", UNTESTABLE,
-                             "no paired comparisons"))
+            rows.append(
+                _row(f"{metric} improves with M (M={factor} vs M=1)", "metric", UNTESTABLE, "no paired comparisons")
+            )
         else:
             rows.append(metric_claim(comparisons, metric, factor))
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)

@@ -45,12 +45,16 @@ from aac_subsampling.tokens import normalise_caption
 CAPTIONS_ENV = "AAC_CLOTHO_CAPTIONS_DIR"
 CONTEXT_COLUMNS = ["paper_M1", "paper_M16", "constant_caption", "human_ceiling", "note"]
 CONTEXT_VERSION = 1  # bump when a rule below changes, so that cached contexts are recomputed
-CONSTANT_RULE = ("the development caption with the highest mean unigram F1 (words: lower-cased, "
-                 ",.!?;:\" removed, split on white space; multiset overlap) against a seeded sample of "
-                 "{sample} development captions (numpy default_rng({seed}), without replacement); the "
-                 "candidates are that sample; ties go to the first in sample order")
-CEILING_RULE = ("each evaluation clip's reference i scored against its other references, for every i; "
-                "corpus scores averaged over the rounds")
+CONSTANT_RULE = (
+    "the development caption with the highest mean unigram F1 (words: lower-cased, "
+    ',.!?;:" removed, split on white space; multiset overlap) against a seeded sample of '
+    "{sample} development captions (numpy default_rng({seed}), without replacement); the "
+    "candidates are that sample; ties go to the first in sample order"
+)
+CEILING_RULE = (
+    "each evaluation clip's reference i scored against its other references, for every i; "
+    "corpus scores averaged over the rounds"
+)
 
 
 # ------------------------------------------------------------------------------------ caption files
@@ -79,8 +83,10 @@ def _project_roots() -> list[Path]:
 def _default_candidates() -> list[tuple[str, Path]]:
     clotho_folder = get_profile("paper").default_data_dir  # the Clotho v1 profile's data folder
     candidates = [("Clotho data folder", root / clotho_folder) for root in _project_roots()]
-    candidates += [("shared copy beside the repository", root.parent / "shared" / "clotho_v1_captions")
-                   for root in _project_roots()]
+    candidates += [
+        ("shared copy beside the repository", root.parent / "shared" / "clotho_v1_captions")
+        for root in _project_roots()
+    ]
     return candidates
 
 
@@ -101,8 +107,10 @@ def find_clotho_captions(folder: str | os.PathLike[str] | None = None) -> Captio
         if _has_captions(candidate):
             return CaptionSource(candidate.resolve(), how)
         looked.append(str(candidate))
-    reason = (f"Clotho v1 caption files not found (no argument, ${CAPTIONS_ENV} unset, not in {', '.join(looked)}); "
-              "fetch_clotho_captions(folder) downloads them from Zenodo")
+    reason = (
+        f"Clotho v1 caption files not found (no argument, ${CAPTIONS_ENV} unset, not in {', '.join(looked)}); "
+        "fetch_clotho_captions(folder) downloads them from Zenodo"
+    )
     return CaptionSource(None, reason=reason)
 
 
@@ -180,9 +188,13 @@ def ceiling_rounds(references: Mapping[str, Sequence[str]]) -> list[tuple[dict[s
     if len(counts) != 1 or min(counts) < 2:
         raise ValueError(f"every clip needs the same number (>= 2) of references; found counts {sorted(counts)}")
     n = counts.pop()
-    return [({clip: refs[i] for clip, refs in references.items()},
-             {clip: [r for j, r in enumerate(refs) if j != i] for clip, refs in references.items()})
-            for i in range(n)]
+    return [
+        (
+            {clip: refs[i] for clip, refs in references.items()},
+            {clip: [r for j, r in enumerate(refs) if j != i] for clip, refs in references.items()},
+        )
+        for i in range(n)
+    ]
 
 
 @dataclass
@@ -220,8 +232,9 @@ def score_context(
     from tqdm.auto import tqdm
 
     jobs = [("constant caption", {clip: caption for clip in references}, dict(references))]
-    jobs += [(f"human ceiling, round {i + 1}", preds, refs)
-             for i, (preds, refs) in enumerate(ceiling_rounds(references))]
+    jobs += [
+        (f"human ceiling, round {i + 1}", preds, refs) for i, (preds, refs) in enumerate(ceiling_rounds(references))
+    ]
     java_path = find_java(java)
     results: list[EvaluationResult] = []
     with tempfile.TemporaryDirectory(prefix="aac-context-", dir=work_dir) as scratch:
@@ -232,8 +245,16 @@ def score_context(
                 bar.set_postfix_str(label)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # the reasons are kept in the result
-                    results.append(evaluate_captions(preds, refs, java=java if java_path is None else java_path,
-                                                     spice=spice, work_dir=scratch, meteor=meteor))
+                    results.append(
+                        evaluate_captions(
+                            preds,
+                            refs,
+                            java=java if java_path is None else java_path,
+                            spice=spice,
+                            work_dir=scratch,
+                            meteor=meteor,
+                        )
+                    )
         finally:
             if meteor is not None:
                 meteor.close()
@@ -242,8 +263,10 @@ def score_context(
         constant=dict(constant.corpus),
         ceiling=_mean_over_rounds(rounds),
         ceiling_rounds=[dict(r.corpus) for r in rounds],
-        unavailable={"constant_caption": dict(constant.unavailable),
-                     "human_ceiling": {m: why for r in rounds for m, why in r.unavailable.items()}},
+        unavailable={
+            "constant_caption": dict(constant.unavailable),
+            "human_ceiling": {m: why for r in rounds for m, why in r.unavailable.items()},
+        },
         tokenizer=constant.tokenizer,
     )
 
@@ -274,19 +297,23 @@ def _table(scored: ScoredContext | None, reason: str = "") -> pd.DataFrame:
 
     paper = paper_table1()
     index = pd.Index(METRIC_NAMES, name="metric")
-    frame = pd.DataFrame({"paper_M1": paper["M=1"].reindex(index), "paper_M16": paper["M=16"].reindex(index)},
-                         index=index)
-    frame["constant_caption"] = [np.nan if scored is None or scored.constant.get(m) is None else scored.constant[m]
-                                 for m in METRIC_NAMES]
-    frame["human_ceiling"] = [np.nan if scored is None or scored.ceiling.get(m) is None else scored.ceiling[m]
-                              for m in METRIC_NAMES]
+    frame = pd.DataFrame(
+        {"paper_M1": paper["M=1"].reindex(index), "paper_M16": paper["M=16"].reindex(index)}, index=index
+    )
+    frame["constant_caption"] = [
+        np.nan if scored is None or scored.constant.get(m) is None else scored.constant[m] for m in METRIC_NAMES
+    ]
+    frame["human_ceiling"] = [
+        np.nan if scored is None or scored.ceiling.get(m) is None else scored.ceiling[m] for m in METRIC_NAMES
+    ]
     notes = []
     for metric in METRIC_NAMES:
         if scored is None:
             notes.append(reason)
             continue
-        reasons = {column: scored.unavailable.get(column, {}).get(metric)
-                   for column in ("constant_caption", "human_ceiling")}
+        reasons = {
+            column: scored.unavailable.get(column, {}).get(metric) for column in ("constant_caption", "human_ceiling")
+        }
         distinct = sorted({why for why in reasons.values() if why})
         notes.append("; ".join(distinct))
     frame["note"] = notes

@@ -29,8 +29,12 @@ def caption_diversity(captions: Iterable[str]) -> dict[str, float]:
     set of captions, compared after normalisation (an empty caption counts as a caption with no words)."""
     normalised = [tuple(normalise_caption(c)) for c in captions]
     words = {w for caption in normalised for w in caption}
-    return {"n_captions": len(normalised), "distinct_captions": len(set(normalised)), "distinct_words": len(words),
-            "mean_words": float(np.mean([len(c) for c in normalised])) if normalised else np.nan}
+    return {
+        "n_captions": len(normalised),
+        "distinct_captions": len(set(normalised)),
+        "distinct_words": len(words),
+        "mean_words": float(np.mean([len(c) for c in normalised])) if normalised else np.nan,
+    }
 
 
 def reference_diversity(predictions: pd.DataFrame) -> list[dict[str, object]]:
@@ -39,8 +43,10 @@ def reference_diversity(predictions: pd.DataFrame) -> list[dict[str, object]]:
     if not columns:
         raise ValueError("the predictions table has no caption_<i> reference columns")
     everything = [c for column in columns for c in predictions[column]]
-    return [{"source": f"references (all {len(columns)} per clip)", **caption_diversity(everything)},
-            {"source": f"references ({columns[0]} per clip)", **caption_diversity(predictions[columns[0]])}]
+    return [
+        {"source": f"references (all {len(columns)} per clip)", **caption_diversity(everything)},
+        {"source": f"references ({columns[0]} per clip)", **caption_diversity(predictions[columns[0]])},
+    ]
 
 
 def diversity_table(results_dir: Path | str) -> pd.DataFrame:
@@ -55,9 +61,17 @@ def diversity_table(results_dir: Path | str) -> pd.DataFrame:
     per_seed = pd.DataFrame(rows, columns=DIVERSITY_COLUMNS)
     means = []
     for factor, group in per_seed.groupby("M", sort=True):
-        means.append({"source": MEAN_OVER_SEEDS, "M": factor, "seed": np.nan,
-                      **{c: float(group[c].mean()) for c in DIVERSITY_COLUMNS[3:]}})
+        means.append(
+            {
+                "source": MEAN_OVER_SEEDS,
+                "M": factor,
+                "seed": np.nan,
+                **{c: float(group[c].mean()) for c in DIVERSITY_COLUMNS[3:]},
+            }
+        )
     references = reference_diversity(first) if first is not None else []
-    frame = pd.concat([per_seed, pd.DataFrame(means, columns=DIVERSITY_COLUMNS),
-                       pd.DataFrame(references, columns=DIVERSITY_COLUMNS)], ignore_index=True)
+    frame = pd.concat(
+        [per_seed, pd.DataFrame(means, columns=DIVERSITY_COLUMNS), pd.DataFrame(references, columns=DIVERSITY_COLUMNS)],
+        ignore_index=True,
+    )
     return frame.astype({"M": "Int64", "seed": "Int64"})

@@ -26,8 +26,15 @@ from aac_subsampling.evaluation.meteor import METEOR_STAT_COLUMNS, meteor_from_s
 from aac_subsampling.evaluation.rouge import rouge_scores
 from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_PARAMETERS, SUBSAMPLING_FACTORS
 
-EVENTS = ("a dog barks", "rain falls on a metal roof", "a car passes by on a wet road", "birds sing in the trees",
-          "people talk in a busy room", "water flows in a small stream", "a door creaks open slowly")
+EVENTS = (
+    "a dog barks",
+    "rain falls on a metal roof",
+    "a car passes by on a wet road",
+    "birds sing in the trees",
+    "people talk in a busy room",
+    "water flows in a small stream",
+    "a door creaks open slowly",
+)
 ENDINGS = ("", "loudly", "in the distance", "nearby", "over and over", "while wind blows")
 SPICE_REASON = "fake run: SPICE not computed"
 
@@ -70,8 +77,9 @@ def _meteor_stats(bleu_counts: np.ndarray) -> np.ndarray:
     return stats
 
 
-def evaluate_fake(predictions: dict[str, str],
-                  references: dict[str, list[str]]) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+def evaluate_fake(
+    predictions: dict[str, str], references: dict[str, list[str]]
+) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """(corpus metrics, per-clip scores, statistics) of already-tokenised captions, without Java."""
     ids = list(references)
     refs, preds = [references[c] for c in ids], [predictions[c] for c in ids]
@@ -84,10 +92,21 @@ def evaluate_fake(predictions: dict[str, str],
     for k in range(4):
         per_clip[f"BLEU{k + 1}"] = bleu_clip[:, k]
     per_clip["ROUGE_L"], per_clip["CIDEr"], per_clip["METEOR"] = rouge_clip, cider_clip, meteor_from_stats(meteor)
-    stats = pd.concat([pd.DataFrame(counts, columns=list(BLEU_STAT_COLUMNS), index=index),
-                       pd.DataFrame(meteor, columns=list(METEOR_STAT_COLUMNS), index=index)], axis=1)
-    corpus = {**{f"BLEU{k + 1}": bleu_corpus[k] for k in range(4)}, "ROUGE_L": rouge_corpus, "CIDEr": cider_corpus,
-              "METEOR": float(meteor_from_stats(meteor.sum(0))), "SPICE": None, "SPIDEr": None}
+    stats = pd.concat(
+        [
+            pd.DataFrame(counts, columns=list(BLEU_STAT_COLUMNS), index=index),
+            pd.DataFrame(meteor, columns=list(METEOR_STAT_COLUMNS), index=index),
+        ],
+        axis=1,
+    )
+    corpus = {
+        **{f"BLEU{k + 1}": bleu_corpus[k] for k in range(4)},
+        "ROUGE_L": rouge_corpus,
+        "CIDEr": cider_corpus,
+        "METEOR": float(meteor_from_stats(meteor.sum(0))),
+        "SPICE": None,
+        "SPIDEr": None,
+    }
     return corpus, per_clip, stats
 
 
@@ -101,27 +120,44 @@ def _history(seed: int, factor: int, rng: np.random.Generator) -> list[dict[str,
     return history
 
 
-def fake_record(factor: int, metrics: dict[str, float | None], seed: int, n_clips: int,
-                inference_time_s: float = 10.0) -> dict[str, object]:
+def fake_record(
+    factor: int, metrics: dict[str, float | None], seed: int, n_clips: int, inference_time_s: float = 10.0
+) -> dict[str, object]:
     """An ``evaluation.json`` record with the paper's structural figures for ``factor`` (L = 3)."""
     shortest, longest = CLOTHO_FRAME_RANGE
     unavailable = {m: SPICE_REASON for m in ("SPICE",) if metrics.get(m) is None}
     if metrics.get("SPIDEr") is None:
         unavailable["SPIDEr"] = f"needs SPICE: {SPICE_REASON}"
     return {
-        "M": factor, "metrics": {m: metrics.get(m) for m in METRIC_NAMES}, "unavailable": unavailable,
+        "M": factor,
+        "metrics": {m: metrics.get(m) for m in METRIC_NAMES},
+        "unavailable": unavailable,
         "inference_time_s": float(inference_time_s),
         "encoder_lengths": {str(frames): frames // factor // factor for frames in CLOTHO_FRAME_RANGE},
-        "corpus_encoder_lengths": {"min": shortest // factor // factor, "max": longest // factor // factor,
-                                   "frames_min": shortest, "frames_max": longest},
-        "n_layers": 3, "parameters_D4367": PAPER_PARAMETERS, "n_clips": n_clips, "device": "cpu",
+        "corpus_encoder_lengths": {
+            "min": shortest // factor // factor,
+            "max": longest // factor // factor,
+            "frames_min": shortest,
+            "frames_max": longest,
+        },
+        "n_layers": 3,
+        "parameters_D4367": PAPER_PARAMETERS,
+        "n_clips": n_clips,
+        "device": "cpu",
         "run": {"seed": seed},
     }
 
 
-def write_run(results_dir: Path | str, seed: int, factor: int, per_clip: pd.DataFrame, stats: pd.DataFrame | None,
-              record: dict[str, object], predictions: pd.DataFrame | None = None,
-              history: list[dict[str, float]] | None = None) -> Path:
+def write_run(
+    results_dir: Path | str,
+    seed: int,
+    factor: int,
+    per_clip: pd.DataFrame,
+    stats: pd.DataFrame | None,
+    record: dict[str, object],
+    predictions: pd.DataFrame | None = None,
+    history: list[dict[str, float]] | None = None,
+) -> Path:
     """Write one run's files where the layout puts them; return its folder."""
     folder = layout.run_dir(results_dir, seed, factor)
     folder.mkdir(parents=True, exist_ok=True)
@@ -153,9 +189,19 @@ def write_fake_results(
             rng = np.random.default_rng([rng_seed, seed, factor])
             predictions = _predictions(references, quality(seed, factor), rng)
             corpus, per_clip, stats = evaluate_fake(predictions, references)
-            rows = [{"file_name": c, "prediction": predictions[c],
-                     **{f"caption_{i + 1}": r for i, r in enumerate(refs)}} for c, refs in references.items()]
+            rows = [
+                {"file_name": c, "prediction": predictions[c], **{f"caption_{i + 1}": r for i, r in enumerate(refs)}}
+                for c, refs in references.items()
+            ]
             seconds = 60.0 / (1 + np.log2(factor)) + rng.normal(0, 0.5)
-            write_run(results_dir, seed, factor, per_clip, stats, fake_record(factor, corpus, seed, n_clips, seconds),
-                      pd.DataFrame(rows), _history(seed, factor, rng))
+            write_run(
+                results_dir,
+                seed,
+                factor,
+                per_clip,
+                stats,
+                fake_record(factor, corpus, seed, n_clips, seconds),
+                pd.DataFrame(rows),
+                _history(seed, factor, rng),
+            )
     return results_dir

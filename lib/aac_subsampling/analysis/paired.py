@@ -31,8 +31,23 @@ from aac_subsampling.analysis.records import (
 from aac_subsampling.analysis.seeds import load_all_clip_scores
 from aac_subsampling.evaluation import METRIC_NAMES
 
-COMPARISON_COLUMNS = ["metric", "M", "difference", "ci_low", "ci_high", "share_better", "n_seeds", "n_clips",
-                      "n_resamples", "baseline_M", "score", "baseline_score", "confidence", "seeds", "unavailable"]
+COMPARISON_COLUMNS = [
+    "metric",
+    "M",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "share_better",
+    "n_seeds",
+    "n_clips",
+    "n_resamples",
+    "baseline_M",
+    "score",
+    "baseline_score",
+    "confidence",
+    "seeds",
+    "unavailable",
+]
 
 
 def compare_to_baseline(
@@ -56,8 +71,9 @@ def compare_to_baseline(
     records = dict(records) if records is not None else load_evaluation_records(results_dir)
     by_factor = seeds_by_factor(records)
     if baseline not in by_factor:
-        raise ValueError(f"{results_dir}: no evaluated run of M={baseline} to compare against "
-                         f"(evaluated: {sorted(by_factor)})")
+        raise ValueError(
+            f"{results_dir}: no evaluated run of M={baseline} to compare against (evaluated: {sorted(by_factor)})"
+        )
     runs = load_all_clip_scores(results_dir, sorted(records))
     n_clips = next(iter(runs.values())).n_clips
     weights = resampling.draw_weights(n_clips, n_resamples, seed)
@@ -67,12 +83,24 @@ def compare_to_baseline(
         for factor, seeds in by_factor.items():
             if factor == baseline:
                 continue
-            both = [s for s in seeds if s in by_factor[baseline]
-                    and np.isfinite(metric_value(records[(s, factor)], metric))
-                    and np.isfinite(metric_value(records[(s, baseline)], metric))]
-            row: dict[str, Any] = {"metric": metric, "M": factor, "n_seeds": len(both), "n_clips": n_clips,
-                                   "n_resamples": n_resamples, "baseline_M": baseline, "confidence": confidence,
-                                   "seeds": " ".join(str(s) for s in both), "unavailable": ""}
+            both = [
+                s
+                for s in seeds
+                if s in by_factor[baseline]
+                and np.isfinite(metric_value(records[(s, factor)], metric))
+                and np.isfinite(metric_value(records[(s, baseline)], metric))
+            ]
+            row: dict[str, Any] = {
+                "metric": metric,
+                "M": factor,
+                "n_seeds": len(both),
+                "n_clips": n_clips,
+                "n_resamples": n_resamples,
+                "baseline_M": baseline,
+                "confidence": confidence,
+                "seeds": " ".join(str(s) for s in both),
+                "unavailable": "",
+            }
             if not both:
                 side_records = [records[(s, m)] for m in (factor, baseline) for s in by_factor[m]]
                 row["unavailable"] = unavailable_reason(side_records, metric) or "no seed evaluated both sides"
@@ -84,8 +112,14 @@ def compare_to_baseline(
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 
-def paired_difference(ours: Sequence[ClipScores], theirs: Sequence[ClipScores], metric: str, weights: np.ndarray,
-                      everything: np.ndarray | None = None, confidence: float = 0.95) -> dict[str, float]:
+def paired_difference(
+    ours: Sequence[ClipScores],
+    theirs: Sequence[ClipScores],
+    metric: str,
+    weights: np.ndarray,
+    everything: np.ndarray | None = None,
+    confidence: float = 0.95,
+) -> dict[str, float]:
     """Seed-mean score of ``ours`` minus that of ``theirs`` (seed-matched runs on the same clips, in the same
     order), its percentile interval over the replicates ``weights`` (:func:`.resampling.draw_weights`) and
     the share of replicates in which ``ours`` scores strictly higher."""
@@ -94,8 +128,15 @@ def paired_difference(ours: Sequence[ClipScores], theirs: Sequence[ClipScores], 
     everything = resampling.full_weights(ours[0].n_clips) if everything is None else everything
     score = float(resampling.seed_mean_scores(ours, metric, everything)[0])
     base = float(resampling.seed_mean_scores(theirs, metric, everything)[0])
-    replicates = (resampling.seed_mean_scores(ours, metric, weights)
-                  - resampling.seed_mean_scores(theirs, metric, weights))
+    replicates = resampling.seed_mean_scores(ours, metric, weights) - resampling.seed_mean_scores(
+        theirs, metric, weights
+    )
     low, high = resampling.percentile_interval(replicates, confidence)
-    return {"difference": score - base, "ci_low": low, "ci_high": high,
-            "share_better": float(np.mean(replicates > 0)), "score": score, "baseline_score": base}
+    return {
+        "difference": score - base,
+        "ci_low": low,
+        "ci_high": high,
+        "share_better": float(np.mean(replicates > 0)),
+        "score": score,
+        "baseline_score": base,
+    }

@@ -113,14 +113,17 @@ def load_clip_scores(results_dir: Path | str, seed: int, factor: int) -> ClipSco
     per_clip = _read_clip_table(scores_path)
     stats = _read_clip_table(stats_path) if stats_path.is_file() else pd.DataFrame(index=per_clip.index)
     if set(stats.index) != set(per_clip.index):
-        raise ValueError(f"{stats_path} and {scores_path} cover different clips "
-                         f"({len(stats)} and {len(per_clip)} rows)")
+        raise ValueError(
+            f"{stats_path} and {scores_path} cover different clips ({len(stats)} and {len(per_clip)} rows)"
+        )
     for metric in per_clip.columns:
         column = per_clip[metric]
         if metric in METRIC_NAMES and column.isna().any() and not column.isna().all():
             missing = column.index[column.isna()].tolist()
-            raise ValueError(f"{scores_path}: {metric} is missing for {len(missing)} clip(s) only "
-                             f"(e.g. {missing[:3]}); a metric is either scored for every clip or for none")
+            raise ValueError(
+                f"{scores_path}: {metric} is missing for {len(missing)} clip(s) only "
+                f"(e.g. {missing[:3]}); a metric is either scored for every clip or for none"
+            )
     return ClipScores(seed, factor, per_clip, stats.loc[per_clip.index], scores_path)
 
 
@@ -138,9 +141,11 @@ def align_clips(runs: Sequence[ClipScores]) -> list[ClipScores]:
         if set(run.per_clip.index) != set(order):
             only_here = sorted(set(run.per_clip.index) - set(order))[:3]
             only_there = sorted(set(order) - set(run.per_clip.index))[:3]
-            raise ValueError(f"{run.source} and {reference.source} cover different evaluation clips "
-                             f"({run.n_clips} vs {reference.n_clips}; only in the first: {only_here}, "
-                             f"only in the second: {only_there})")
+            raise ValueError(
+                f"{run.source} and {reference.source} cover different evaluation clips "
+                f"({run.n_clips} vs {reference.n_clips}; only in the first: {only_here}, "
+                f"only in the second: {only_there})"
+            )
         aligned.append(ClipScores(run.seed, run.factor, run.per_clip.loc[order], run.stats.loc[order], run.source))
     return aligned
 
@@ -154,8 +159,16 @@ def load_training_histories(results_dir: Path | str) -> pd.DataFrame:
         if int(record.get("M", factor)) != factor:
             raise ValueError(f"{path}: record says M={record['M']} but lies in the folder of M={factor}")
         for entry in record.get("history", []):
-            rows.append({"seed": seed, "M": factor, "epoch": int(entry["epoch"]), "loss": float(entry["loss"]),
-                         "seconds": entry.get("seconds"), "best_loss": entry.get("best_loss")})
+            rows.append(
+                {
+                    "seed": seed,
+                    "M": factor,
+                    "epoch": int(entry["epoch"]),
+                    "loss": float(entry["loss"]),
+                    "seconds": entry.get("seconds"),
+                    "best_loss": entry.get("best_loss"),
+                }
+            )
     return pd.DataFrame(rows, columns=["seed", "M", "epoch", "loss", "seconds", "best_loss"])
 
 

@@ -44,26 +44,38 @@ class Report:
     figures: dict[str, Path] = field(default_factory=dict)
 
 
-def write_figures(results_dir: Path | str, figures_dir: Path | str, written: tables.Tables,
-                  comparisons: pd.DataFrame, our_label: str = "this run") -> dict[str, Path]:
+def write_figures(
+    results_dir: Path | str,
+    figures_dir: Path | str,
+    written: tables.Tables,
+    comparisons: pd.DataFrame,
+    our_label: str = "this run",
+) -> dict[str, Path]:
     """The six figures of :data:`FIGURE_FILES` into ``figures_dir`` (the paired one only with comparisons)."""
     out = Path(figures_dir)
     paths: dict[str, Path] = {
         "metrics": figures.metrics_vs_m(written.table1_seeds, out / FIGURE_FILES["metrics"], our_label),
-        "relative_change": figures.relative_change_vs_m(written.table1_seeds, tables.paper_table1(),
-                                                        out / FIGURE_FILES["relative_change"], our_label),
+        "relative_change": figures.relative_change_vs_m(
+            written.table1_seeds, tables.paper_table1(), out / FIGURE_FILES["relative_change"], our_label
+        ),
     }
     if not comparisons.empty:
-        paths["paired_differences"] = figures.paired_differences_vs_m(comparisons,
-                                                                      out / FIGURE_FILES["paired_differences"])
+        paths["paired_differences"] = figures.paired_differences_vs_m(
+            comparisons, out / FIGURE_FILES["paired_differences"]
+        )
     histories = load_training_histories(results_dir)
     if not histories.empty:
         paths["training_loss"] = figures.training_loss_vs_epoch(histories, out / FIGURE_FILES["training_loss"])
-    paths["inference_time"] = figures.inference_time_vs_m(written.table2, tables.paper_table2(),
-                                                          out / FIGURE_FILES["inference_time"],
-                                                          tables.inference_times(written.records), our_label)
-    paths["encoder_length"] = figures.encoder_length_vs_m(written.table2, out / FIGURE_FILES["encoder_length"],
-                                                          tables.paper_table2())
+    paths["inference_time"] = figures.inference_time_vs_m(
+        written.table2,
+        tables.paper_table2(),
+        out / FIGURE_FILES["inference_time"],
+        tables.inference_times(written.records),
+        our_label,
+    )
+    paths["encoder_length"] = figures.encoder_length_vs_m(
+        written.table2, out / FIGURE_FILES["encoder_length"], tables.paper_table2()
+    )
     return paths
 
 
@@ -91,15 +103,26 @@ def write_report(
     figures_dir = layout.figures_dir(results_dir) if figures_dir is None else Path(figures_dir)
     written = tables.write_tables(results_dir, n_resamples=n_resamples, seed=seed)
     has_baseline = any(factor == 1 for _, factor in written.records)
-    comparisons = (compare_to_baseline(results_dir, written.records, n_resamples=max(n_resamples, 1), seed=seed)
-                   if has_baseline else pd.DataFrame())
+    comparisons = (
+        compare_to_baseline(results_dir, written.records, n_resamples=max(n_resamples, 1), seed=seed)
+        if has_baseline
+        else pd.DataFrame()
+    )
     if has_baseline:
         comparisons.to_csv(layout.table_file(results_dir, layout.COMPARISONS_FILE), index=False, float_format="%.6f")
     diversity = diversity_table(results_dir)
     diversity.to_csv(layout.table_file(results_dir, layout.DIVERSITY_FILE), index=False, float_format="%.4f")
     claims = check_claims(written.table2, comparisons, claim_factor)
     claims.to_csv(layout.table_file(results_dir, layout.CLAIMS_FILE), index=False)
-    found = (clotho_context(layout.table_file(results_dir, layout.CLOTHO_CONTEXT_FILE), captions_dir,
-                            progress=progress, **context_options) if context else None)
+    found = (
+        clotho_context(
+            layout.table_file(results_dir, layout.CLOTHO_CONTEXT_FILE),
+            captions_dir,
+            progress=progress,
+            **context_options,
+        )
+        if context
+        else None
+    )
     paths = write_figures(results_dir, figures_dir, written, comparisons, our_label)
     return Report(written, comparisons, diversity, claims, found, paths)

@@ -33,8 +33,20 @@ from aac_subsampling.analysis.records import (
 )
 from aac_subsampling.evaluation import METRIC_NAMES
 
-SUMMARY_COLUMNS = ["metric", "M", "mean", "std", "n_seeds", "ci_low", "ci_high", "confidence", "n_clips",
-                   "n_resamples", "method", "unavailable"]
+SUMMARY_COLUMNS = [
+    "metric",
+    "M",
+    "mean",
+    "std",
+    "n_seeds",
+    "ci_low",
+    "ci_high",
+    "confidence",
+    "n_clips",
+    "n_resamples",
+    "method",
+    "unavailable",
+]
 
 
 def seed_column(seed: int) -> str:
@@ -74,11 +86,17 @@ def seed_summary(
             values = {s: metric_value(records[(s, factor)], metric) for s in seeds}
             scored = [s for s in seeds if np.isfinite(values[s])]
             row: dict[str, Any] = {
-                "metric": metric, "M": factor, "n_seeds": len(scored), "confidence": confidence,
-                "n_clips": n_clips, "n_resamples": n_resamples if runs else 0,
+                "metric": metric,
+                "M": factor,
+                "n_seeds": len(scored),
+                "confidence": confidence,
+                "n_clips": n_clips,
+                "n_resamples": n_resamples if runs else 0,
                 "mean": float(np.mean([values[s] for s in scored])) if scored else np.nan,
                 "std": float(np.std([values[s] for s in scored], ddof=1)) if len(scored) > 1 else np.nan,
-                "ci_low": np.nan, "ci_high": np.nan, "method": "",
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+                "method": "",
                 "unavailable": unavailable_reason([records[(s, factor)] for s in seeds if s not in scored], metric),
                 **{seed_column(s): values.get(s, np.nan) for s in all_seeds},
             }

@@ -50,10 +50,24 @@ from aac_subsampling.data.download import (
 from aac_subsampling.data.reader import ClothoFormatError, decode_utf8
 
 __all__ = [
-    "ZENODO_RECORD_URL", "RemoteFile", "CLOTHO_V1_FILES", "CLOTHO_V1_COUNTS", "SPLITS",
-    "CAPTIONS_PER_CLIP", "ClothoError", "DownloadError", "ChecksumMismatchError",
-    "ClothoNotAvailableError", "ClothoLayoutError", "file_url", "md5sum", "download_file",
-    "fetch_clotho_v1", "clotho_v1_present", "describe_missing", "verify_clotho_layout",
+    "ZENODO_RECORD_URL",
+    "RemoteFile",
+    "CLOTHO_V1_FILES",
+    "CLOTHO_V1_COUNTS",
+    "SPLITS",
+    "CAPTIONS_PER_CLIP",
+    "ClothoError",
+    "DownloadError",
+    "ChecksumMismatchError",
+    "ClothoNotAvailableError",
+    "ClothoLayoutError",
+    "file_url",
+    "md5sum",
+    "download_file",
+    "fetch_clotho_v1",
+    "clotho_v1_present",
+    "describe_missing",
+    "verify_clotho_layout",
 ]
 
 log = logging.getLogger(__name__)
@@ -114,7 +128,8 @@ def clotho_v1_present(
 
 
 def other_clotho_format_corpus(
-    root: str | os.PathLike[str], files: Sequence[RemoteFile] = CLOTHO_V1_FILES,
+    root: str | os.PathLike[str],
+    files: Sequence[RemoteFile] = CLOTHO_V1_FILES,
     expected_counts: Mapping[str, int] = CLOTHO_V1_COUNTS,
 ) -> str | None:
     """A description of the Clotho-format corpus under ``root`` when it is complete but is not Clotho v1 (other
@@ -136,11 +151,14 @@ def other_clotho_format_corpus(
         counts[split] = len(listed)
     if all(counts[split] == expected_counts.get(split) for split in SPLITS):
         return None
-    marker = next((name for name in ("clotho_shaped_corpus.json", "synthetic_corpus.json") if (root / name).is_file()),
-                  None)
+    marker = next(
+        (name for name in ("clotho_shaped_corpus.json", "synthetic_corpus.json") if (root / name).is_file()), None
+    )
     made_by = f", made by this project ({marker})" if marker else ""
-    return (f"a Clotho-format corpus that is not Clotho v1: {counts['development']} + {counts['evaluation']} clips, "
-            f"not {expected_counts['development']} + {expected_counts['evaluation']}{made_by}")
+    return (
+        f"a Clotho-format corpus that is not Clotho v1: {counts['development']} + {counts['evaluation']} clips, "
+        f"not {expected_counts['development']} + {expected_counts['evaluation']}{made_by}"
+    )
 
 
 def verify_clotho_layout(
@@ -171,8 +189,10 @@ def verify_clotho_layout(
         for number, row in enumerate(rows[1:], start=2):
             captions = [c for c in row[1:] if c.strip()]
             if len(captions) != captions_per_clip:
-                problems.append(f"{path} line {number} ({row[0] if row else '?'}): {len(captions)} captions, "
-                                f"expected {captions_per_clip}")
+                problems.append(
+                    f"{path} line {number} ({row[0] if row else '?'}): {len(captions)} captions, "
+                    f"expected {captions_per_clip}"
+                )
     if problems:
         raise ClothoLayoutError(f"Clotho copy at {root} is incomplete:\n  " + "\n  ".join(problems))
 
@@ -184,8 +204,9 @@ def _extraction_bar(total: int, label: str, progress: bool) -> Any:
 
     class Bar(ExtractCallback):
         def __init__(self) -> None:
-            self.bar = tqdm(total=total, unit="B", unit_scale=True, desc=f"unpack {label}",
-                            disable=not progress, leave=False)
+            self.bar = tqdm(
+                total=total, unit="B", unit_scale=True, desc=f"unpack {label}", disable=not progress, leave=False
+            )
 
         def report_end(self, processing_file_path: str, wrote_bytes: str) -> None:
             self.bar.update(int(wrote_bytes or 0))
@@ -241,13 +262,18 @@ def _extract_archive(archive: Path, root: Path, split: str, progress: bool = Fal
         shutil.rmtree(staging)
 
 
-def _manual_instructions(root: Path, missing: Sequence[RemoteFile], base_url: str | None,
-                         status: int | None = None) -> str:
+def _manual_instructions(
+    root: Path, missing: Sequence[RemoteFile], base_url: str | None, status: int | None = None
+) -> str:
     """What to download by hand and where to put it. ``status``: the HTTP status that stopped the
     download (a busy or refusing server is not a missing network, and must not be called one)."""
     why = "no network?" if status is None else f"the server answered {http_status_text(status)}"
-    return by_hand_message(root, [download_line(remote, base_url) for remote in missing], why,
-                           then="Then run again, or pass `existing=` pointing at an already extracted Clotho v1 copy.")
+    return by_hand_message(
+        root,
+        [download_line(remote, base_url) for remote in missing],
+        why,
+        then="Then run again, or pass `existing=` pointing at an already extracted Clotho v1 copy.",
+    )
 
 
 def fetch_clotho_v1(
@@ -291,8 +317,7 @@ def fetch_clotho_v1(
     plan = plan_fetch(root, files, expected_counts)  # the preflight reads the same plan
     try:
         for remote in plan.download:
-            download_file(file_url(remote.name, base_url), root / remote.name, remote.md5, progress,
-                          timeout=timeout)
+            download_file(file_url(remote.name, base_url), root / remote.name, remote.md5, progress, timeout=timeout)
     except DownloadError as exc:
         raise ClothoNotAvailableError(
             f"{exc}\n" + _manual_instructions(root, plan.download, base_url, exc.status)

@@ -24,10 +24,27 @@ from pathlib import Path
 from types import MappingProxyType
 
 __all__ = [
-    "SPLITS", "CLOTHO_V1_COUNTS", "CAPTIONS_PER_CLIP", "CLIP_SECONDS", "ZENODO_RECORD", "ZENODO_DOI",
-    "ZENODO_RECORD_URL", "ZENODO_HOST", "RemoteFile", "CLOTHO_V1_FILES", "CAPTION_FILES", "FetchPlan",
-    "audio_archive", "captions_file", "metadata_file", "file_url", "count_wavs", "split_audio_complete",
-    "plan_fetch", "download_line", "by_hand_message",
+    "SPLITS",
+    "CLOTHO_V1_COUNTS",
+    "CAPTIONS_PER_CLIP",
+    "CLIP_SECONDS",
+    "ZENODO_RECORD",
+    "ZENODO_DOI",
+    "ZENODO_RECORD_URL",
+    "ZENODO_HOST",
+    "RemoteFile",
+    "CLOTHO_V1_FILES",
+    "CAPTION_FILES",
+    "FetchPlan",
+    "audio_archive",
+    "captions_file",
+    "metadata_file",
+    "file_url",
+    "count_wavs",
+    "split_audio_complete",
+    "plan_fetch",
+    "download_line",
+    "by_hand_message",
 ]
 
 SPLITS: tuple[str, ...] = ("development", "evaluation")
@@ -41,6 +58,7 @@ ZENODO_RECORD = 3490684
 ZENODO_DOI = f"10.5281/zenodo.{ZENODO_RECORD}"
 ZENODO_RECORD_URL = f"https://zenodo.org/record/{ZENODO_RECORD}/files"
 ZENODO_HOST: str = urllib.parse.urlsplit(ZENODO_RECORD_URL).hostname or "zenodo.org"
+
 
 def audio_archive(split: str) -> str:
     """``clotho_audio_<split>.7z``: the 7z archive holding the split's wavs."""
@@ -154,8 +172,14 @@ def download_line(remote: RemoteFile, base_url: str | None = None) -> str:
     return f"{file_url(remote.name, base_url)}  (md5 {remote.md5})"
 
 
-def by_hand_message(root: str | os.PathLike[str], downloads: Sequence[str], reason: str, *,
-                    missing: str = "", then: str = "Then run again.") -> str:
+def by_hand_message(
+    root: str | os.PathLike[str],
+    downloads: Sequence[str],
+    reason: str,
+    *,
+    missing: str = "",
+    then: str = "Then run again.",
+) -> str:
     """Why Clotho v1 cannot be fetched, and how to get it by hand: the files to download (``downloads``,
     one URL line each), where to put them and what happens next.
 

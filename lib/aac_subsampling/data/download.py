@@ -24,9 +24,20 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-__all__ = ["FetchError", "DownloadError", "ChecksumMismatchError", "NETWORK_ERRORS", "HTTP_RETRIES",
-           "MAX_RETRY_WAIT_S", "md5sum", "move_aside", "verify_or_delete", "verify_or_move_aside",
-           "download_file", "http_status_text"]
+__all__ = [
+    "FetchError",
+    "DownloadError",
+    "ChecksumMismatchError",
+    "NETWORK_ERRORS",
+    "HTTP_RETRIES",
+    "MAX_RETRY_WAIT_S",
+    "md5sum",
+    "move_aside",
+    "verify_or_delete",
+    "verify_or_move_aside",
+    "download_file",
+    "http_status_text",
+]
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +80,17 @@ def md5sum(path: str | os.PathLike[str], chunk_size: int = _CHUNK, progress: boo
     ``progress``: a bytes progress bar (md5 of a 4 GB archive takes about ten seconds or more).
     """
     digest = hashlib.md5()
-    with open(path, "rb") as handle, tqdm(
-        total=os.fstat(handle.fileno()).st_size, unit="B", unit_scale=True, desc=f"md5 {Path(path).name}",
-        disable=not progress, leave=False,
-    ) as bar:
+    with (
+        open(path, "rb") as handle,
+        tqdm(
+            total=os.fstat(handle.fileno()).st_size,
+            unit="B",
+            unit_scale=True,
+            desc=f"md5 {Path(path).name}",
+            disable=not progress,
+            leave=False,
+        ) as bar,
+    ):
         while block := handle.read(chunk_size):
             digest.update(block)
             bar.update(len(block))
@@ -188,9 +206,18 @@ def _transfer_once(url: str, part: Path, timeout: float, progress: bool, label: 
         remaining = int(length) if length is not None else None
         total = offset + remaining if remaining is not None else None
         received = 0
-        with open(part, mode) as out, tqdm(
-            total=total, initial=offset, unit="B", unit_scale=True, desc=label, disable=not progress, leave=False,
-        ) as bar:
+        with (
+            open(part, mode) as out,
+            tqdm(
+                total=total,
+                initial=offset,
+                unit="B",
+                unit_scale=True,
+                desc=label,
+                disable=not progress,
+                leave=False,
+            ) as bar,
+        ):
             while True:
                 try:
                     block = response.read(_CHUNK)
@@ -246,8 +273,13 @@ def download_file(
         if actual == md5.lower():
             return dest
         moved = move_aside(dest)
-        log.warning("%s exists but its md5 is %s, expected %s; moved it aside to %s and downloading it again",
-                    dest, actual, md5.lower(), moved)
+        log.warning(
+            "%s exists but its md5 is %s, expected %s; moved it aside to %s and downloading it again",
+            dest,
+            actual,
+            md5.lower(),
+            moved,
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     attempt = 0
@@ -265,16 +297,24 @@ def download_file(
             asked = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
             exc.close()  # free the connection before waiting
             if not _is_busy(exc.code):
-                raise DownloadError(f"{label}: the server answered {http_status_text(exc.code)} for {url}",
-                                    status=exc.code) from exc
+                raise DownloadError(
+                    f"{label}: the server answered {http_status_text(exc.code)} for {url}", status=exc.code
+                ) from exc
             busy_tries += 1
             delay = asked if asked is not None else _backoff(busy_tries)
             if busy_tries > http_retries or waited + delay > max_wait:
                 too_long = delay if busy_tries <= http_retries else None
-                raise DownloadError(_busy_message(label, url, exc.code, busy_tries, waited, too_long, max_wait),
-                                    status=exc.code) from exc
-            log.warning("%s: the server answered %s; asking again in %.0f s (retry %d of %d)",
-                        label, http_status_text(exc.code), delay, busy_tries, http_retries)
+                raise DownloadError(
+                    _busy_message(label, url, exc.code, busy_tries, waited, too_long, max_wait), status=exc.code
+                ) from exc
+            log.warning(
+                "%s: the server answered %s; asking again in %.0f s (retry %d of %d)",
+                label,
+                http_status_text(exc.code),
+                delay,
+                busy_tries,
+                http_retries,
+            )
             pause(delay)
             waited += delay
         except NETWORK_ERRORS as exc:
@@ -288,11 +328,17 @@ def download_file(
     return dest
 
 
-def _busy_message(label: str, url: str, code: int, tries: int, waited: float, too_long: float | None,
-                  max_wait: float) -> str:
+def _busy_message(
+    label: str, url: str, code: int, tries: int, waited: float, too_long: float | None, max_wait: float
+) -> str:
     """Why a busy server was given up on: its answer, how often, and how long was waited.
     ``too_long``: the pause that would have passed ``max_wait`` (None: the tries ran out)."""
-    why = (f"then asked for {too_long:.0f} s more, past the {max_wait:.0f} s limit" if too_long is not None
-           else f"{tries} times in a row")
-    return (f"{label}: the server answered {http_status_text(code)} for {url}, {why} (waited {waited:.0f} s in "
-            "all); it is busy or rate-limiting this client, not unreachable: try again later")
+    why = (
+        f"then asked for {too_long:.0f} s more, past the {max_wait:.0f} s limit"
+        if too_long is not None
+        else f"{tries} times in a row"
+    )
+    return (
+        f"{label}: the server answered {http_status_text(code)} for {url}, {why} (waited {waited:.0f} s in "
+        "all); it is busy or rate-limiting this client, not unreachable: try again later"
+    )

@@ -44,8 +44,17 @@ from aac_subsampling.atomic import atomic_path, write_json_atomic
 from aac_subsampling.config import FeatureConfig
 from aac_subsampling.features import extract_features, log_mel_energies
 
-__all__ = ["CACHE_FORMAT", "CacheStats", "FeatureStore", "FeatureCacheError", "cache_features", "cache_dir",
-           "config_hash", "npy_name", "content_hash"]
+__all__ = [
+    "CACHE_FORMAT",
+    "CacheStats",
+    "FeatureStore",
+    "FeatureCacheError",
+    "cache_features",
+    "cache_dir",
+    "config_hash",
+    "npy_name",
+    "content_hash",
+]
 
 log = logging.getLogger(__name__)
 
@@ -105,15 +114,16 @@ def npy_name(file_name: str) -> str:
 class FeatureStore:
     """Read access to cached features: ``load(file_name)`` and ``n_frames(file_name)``."""
 
-    def __init__(self, directory: Path, cfg: FeatureConfig, entries: dict[str, dict[str, Any]],
-                 stats: CacheStats | None = None) -> None:
+    def __init__(
+        self, directory: Path, cfg: FeatureConfig, entries: dict[str, dict[str, Any]], stats: CacheStats | None = None
+    ) -> None:
         self.directory = directory
         self.cfg = cfg
         self.entries = entries
         self.stats = stats
 
     @classmethod
-    def open(cls, cache_root: str | os.PathLike[str], cfg: FeatureConfig) -> "FeatureStore":
+    def open(cls, cache_root: str | os.PathLike[str], cfg: FeatureConfig) -> FeatureStore:
         """The store of an existing cache, without extracting anything (an empty store if none)."""
         directory = cache_dir(cache_root, cfg)
         return cls(directory, cfg, _read_manifest(directory, cfg))
@@ -184,9 +194,13 @@ def _source_id(path: Path) -> dict[str, Any]:
 
 def _may_be_current(entry: dict[str, Any] | None, source: dict[str, Any], npy: Path) -> bool:
     """The cheap part of validation: a record with a hash, same size and mtime, and its npy there."""
-    return (entry is not None and isinstance(entry.get(HASH_KEY), str)
-            and entry.get("source_size") == source["source_size"]
-            and entry.get("source_mtime_ns") == source["source_mtime_ns"] and npy.is_file())
+    return (
+        entry is not None
+        and isinstance(entry.get(HASH_KEY), str)
+        and entry.get("source_size") == source["source_size"]
+        and entry.get("source_mtime_ns") == source["source_mtime_ns"]
+        and npy.is_file()
+    )
 
 
 def _hash_files(paths: dict[str, Path], workers: int) -> dict[str, str | None]:
@@ -255,8 +269,9 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def _extract_chunk(jobs: list[tuple[str, str, str]], cfg: FeatureConfig
-                   ) -> list[tuple[str, tuple[int, int, str] | None, str | None]]:
+def _extract_chunk(
+    jobs: list[tuple[str, str, str]], cfg: FeatureConfig
+) -> list[tuple[str, tuple[int, int, str] | None, str | None]]:
     """Worker: several clips (name, wav, npy) per task; errors are returned per clip, not raised."""
     results: list[tuple[str, tuple[int, int, str] | None, str | None]] = []
     for name, audio_path, npy_path in jobs:
@@ -273,7 +288,9 @@ def _unique_clips(clips: Iterable[ClipLike]) -> dict[str, Path]:
     for clip in clips:
         path = Path(clip.audio_path)
         if unique.setdefault(clip.file_name, path) != path:
-            raise ValueError(f"clip {clip.file_name!r} is given with two audio paths: {unique[clip.file_name]} and {path}")
+            raise ValueError(
+                f"clip {clip.file_name!r} is given with two audio paths: {unique[clip.file_name]} and {path}"
+            )
     return unique
 
 
@@ -305,8 +322,11 @@ def cache_features(
         except OSError as exc:
             raise FileNotFoundError(f"audio of clip {file_name!r} not found: {audio_path}") from exc
     # content check of the records that pass the cheap one (the costly part: every wav is read)
-    candidates = {name: unique[name] for name in unique
-                  if _may_be_current(entries.get(name), sources[name], directory / npy_name(name))}
+    candidates = {
+        name: unique[name]
+        for name in unique
+        if _may_be_current(entries.get(name), sources[name], directory / npy_name(name))
+    }
     hashes = _hash_files(candidates, workers)
     todo: dict[str, tuple[Path, dict[str, Any]]] = {}
     reused = adopted = 0
@@ -331,8 +351,13 @@ def cache_features(
     def record(file_name: str, result: tuple[int, int, str]) -> None:
         nonlocal done, last_flush
         n_frames, n_mels, digest = result
-        entries[file_name] = {"npy": npy_name(file_name), "n_frames": n_frames, "n_mels": n_mels,
-                              **todo[file_name][1], HASH_KEY: digest}
+        entries[file_name] = {
+            "npy": npy_name(file_name),
+            "n_frames": n_frames,
+            "n_mels": n_mels,
+            **todo[file_name][1],
+            HASH_KEY: digest,
+        }
         done += 1
         if time.monotonic() - last_flush > FLUSH_SECONDS:
             _write_manifest(directory, cfg, entries)
@@ -352,7 +377,7 @@ def cache_features(
             _warm_up(cfg)
             jobs = [(name, str(path), str(directory / npy_name(name))) for name, (path, _) in todo.items()]
             size = max(1, min(16, len(jobs) // (4 * workers)))  # a few clips per task: less IPC overhead
-            chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+            chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
             with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_worker_init) as pool:
                 futures = [pool.submit(_extract_chunk, chunk, cfg) for chunk in chunks]
                 for future in as_completed(futures):
@@ -366,8 +391,14 @@ def cache_features(
         bar.close()
         _write_manifest(directory, cfg, entries)
     stats = CacheStats(extracted=done, reused=reused, adopted=adopted, seconds=time.perf_counter() - started)
-    log.info("features in %s: %d extracted, %d reused, %d adopted (%.1f s)",
-             directory, stats.extracted, stats.reused, stats.adopted, stats.seconds)
+    log.info(
+        "features in %s: %d extracted, %d reused, %d adopted (%.1f s)",
+        directory,
+        stats.extracted,
+        stats.reused,
+        stats.adopted,
+        stats.seconds,
+    )
     if failures:
         raise FeatureCacheError(failures)
     return FeatureStore(directory, cfg, entries, stats)

@@ -27,9 +27,20 @@ from aac_subsampling.data.clotho_card import CAPTIONS_PER_CLIP, captions_file
 from aac_subsampling.features import wav_frame_counts
 
 __all__ = [
-    "CAPTION_COLUMNS", "CSV_HEADER", "PROBLEM_KINDS", "FILE_PROBLEM_KINDS", "Clip", "ReadReport", "ReadResult",
-    "ClothoFormatError", "captions_csv_path", "read_split", "read_clips", "clips_by_name",
-    "group_captions", "decode_utf8",
+    "CAPTION_COLUMNS",
+    "CSV_HEADER",
+    "PROBLEM_KINDS",
+    "FILE_PROBLEM_KINDS",
+    "Clip",
+    "ReadReport",
+    "ReadResult",
+    "ClothoFormatError",
+    "captions_csv_path",
+    "read_split",
+    "read_clips",
+    "clips_by_name",
+    "group_captions",
+    "decode_utf8",
 ]
 
 log = logging.getLogger(__name__)
@@ -111,8 +122,14 @@ class ClothoFormatError(ValueError):
     advice (for problems that ``skip_bad`` cannot fix).
     """
 
-    def __init__(self, where: str, problems: Mapping[str, list[str]], *,
-                 details: Mapping[str, str] | None = None, hint: str = SKIP_HINT) -> None:
+    def __init__(
+        self,
+        where: str,
+        problems: Mapping[str, list[str]],
+        *,
+        details: Mapping[str, str] | None = None,
+        hint: str = SKIP_HINT,
+    ) -> None:
         self.problems = {k: list(v) for k, v in problems.items()}
         details = details or {}
         lines = [f"{where} has problems:"]
@@ -139,11 +156,14 @@ def decode_utf8(data: bytes, path: Path) -> str:
     except UnicodeDecodeError as exc:
         offset = bom + exc.start
         line = data.count(b"\n", 0, offset) + 1
-        detail = (f"byte {offset} (line {line}) is 0x{data[offset]:02x}, not UTF-8 ({exc.reason}); "
-                  "the file must be UTF-8")
-        raise ClothoFormatError(str(path), {"bad_encoding": [detail]},
-                                hint="Save it again as UTF-8 (e.g. iconv -f latin1 -t utf-8 when it is Latin-1).",
-                                ) from exc
+        detail = (
+            f"byte {offset} (line {line}) is 0x{data[offset]:02x}, not UTF-8 ({exc.reason}); the file must be UTF-8"
+        )
+        raise ClothoFormatError(
+            str(path),
+            {"bad_encoding": [detail]},
+            hint="Save it again as UTF-8 (e.g. iconv -f latin1 -t utf-8 when it is Latin-1).",
+        ) from exc
 
 
 def _read_rows(csv_path: Path) -> list[list[str]]:
@@ -154,8 +174,11 @@ def _read_rows(csv_path: Path) -> list[list[str]]:
     rows = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
     if not rows or tuple(h.strip() for h in rows[0]) != CSV_HEADER:
         found = rows[0] if rows else "nothing"
-        raise ClothoFormatError(str(csv_path), {"bad_header": [f"expected {','.join(CSV_HEADER)}, found {found}"]},
-                                hint="Its first line must be the Clotho header above (skip_bad cannot help here).")
+        raise ClothoFormatError(
+            str(csv_path),
+            {"bad_header": [f"expected {','.join(CSV_HEADER)}, found {found}"]},
+            hint="Its first line must be the Clotho header above (skip_bad cannot help here).",
+        )
     return rows[1:]
 
 
@@ -241,8 +264,11 @@ def read_split(
         raise ClothoFormatError(f"{split} split of {root}", problems, details=details)
     if not clips:
         detail = _empty_split_detail(report, csv_path, audio_dir, len(wavs))
-        raise ClothoFormatError(f"{split} split of {root}", {"no_clips": [detail]},
-                                hint="A split needs at least one clip with its audio and captions.")
+        raise ClothoFormatError(
+            f"{split} split of {root}",
+            {"no_clips": [detail]},
+            hint="A split needs at least one clip with its audio and captions.",
+        )
     if problems:
         message = f"skipped bad clips in {audio_dir}: " + ", ".join(f"{len(v)} {k}" for k, v in problems.items())
         log.warning(message)

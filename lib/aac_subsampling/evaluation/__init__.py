@@ -21,15 +21,27 @@ from typing import Any
 # Names are imported on first use (PEP 562), so that ``from aac_subsampling.evaluation.java import find_java``
 # (the preflight) does not pay for pandas and pycocoevalcap.
 _HOMES = {
-    "bleu_from_stats": "bleu", "bootstrap_ci": "bootstrap",
-    "METRIC_NAMES": "evaluate", "ClipIdMismatchError": "evaluate", "EvaluationResult": "evaluate",
-    "ResultFiles": "evaluate", "evaluate_captions": "evaluate",
-    "JAVA_METRICS": "java", "JavaNotFoundError": "java", "MetricUnavailableWarning": "java", "find_java": "java",
+    "bleu_from_stats": "bleu",
+    "bootstrap_ci": "bootstrap",
+    "METRIC_NAMES": "evaluate",
+    "ClipIdMismatchError": "evaluate",
+    "EvaluationResult": "evaluate",
+    "ResultFiles": "evaluate",
+    "evaluate_captions": "evaluate",
+    "JAVA_METRICS": "java",
+    "JavaNotFoundError": "java",
+    "MetricUnavailableWarning": "java",
+    "find_java": "java",
     "java_major_version": "java",
-    "MeteorScorer": "meteor", "meteor_from_stats": "meteor",
-    "CORENLP_URL": "spice", "SpiceUnavailableError": "spice", "fetch_corenlp": "spice", "spice_command": "spice",
+    "MeteorScorer": "meteor",
+    "meteor_from_stats": "meteor",
+    "CORENLP_URL": "spice",
+    "SpiceUnavailableError": "spice",
+    "fetch_corenlp": "spice",
+    "spice_command": "spice",
     "spice_status": "spice",
-    "fallback_tokenize": "tokenization", "ptb_tokenize": "tokenization",
+    "fallback_tokenize": "tokenization",
+    "ptb_tokenize": "tokenization",
 }
 
 

@@ -119,6 +119,16 @@ def bootstrap_ci(
             continue
         estimate, replicates, method = _metric_replicates(metric, per_clip, stats, draws)
         low, high = _percentiles(replicates, confidence)
-        rows.append({"metric": metric, "estimate": estimate, "mean": float(np.mean(replicates)), "low": low,
-                     "high": high, "n_clips": len(per_clip), "n_resamples": n_resamples, "method": method})
+        rows.append(
+            {
+                "metric": metric,
+                "estimate": estimate,
+                "mean": float(np.mean(replicates)),
+                "low": low,
+                "high": high,
+                "n_clips": len(per_clip),
+                "n_resamples": n_resamples,
+                "method": method,
+            }
+        )
     return pd.DataFrame(rows, columns=list(_CI_COLUMNS))

@@ -72,7 +72,9 @@ def _preview(ids: Sequence[object], limit: int = 5) -> str:
 
 def _is_reference_list(refs: object) -> bool:
     return (
-        isinstance(refs, Sequence) and not isinstance(refs, (str, bytes)) and len(refs) > 0
+        isinstance(refs, Sequence)
+        and not isinstance(refs, (str, bytes))
+        and len(refs) > 0
         and all(isinstance(r, str) for r in refs)
     )
 

@@ -97,8 +97,12 @@ def parse_java_version(text: str) -> int:
 def _run_version(java: str) -> tuple[int, str]:
     """Exit status and merged stdout/stderr of ``java -version`` (run once per launcher)."""
     proc = subprocess.run(
-        [java, "-version"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        timeout=60, check=False,
+        [java, "-version"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=60,
+        check=False,
     )
     return proc.returncode, proc.stdout.decode("utf-8", errors="replace")
 

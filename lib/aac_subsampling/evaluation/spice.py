@@ -70,7 +70,11 @@ SPICE_TIMEOUT_S = 1800.0
 #: ``--add-opens`` targets SPICE 1.0 needs on Java 9+ (its LMDB/FST cache serialises JDK objects reflectively;
 #: Java 16+ refuses that by default).
 JAVA_ADD_OPENS = (
-    "java.base/java.lang", "java.base/java.util", "java.base/java.math", "java.base/java.net", "java.base/java.text",
+    "java.base/java.lang",
+    "java.base/java.util",
+    "java.base/java.math",
+    "java.base/java.net",
+    "java.base/java.text",
     "java.base/java.util.concurrent",
 )
 
@@ -292,8 +296,13 @@ def run_spice(
     with open(log, "wb") as log_file:
         try:
             proc = runner(
-                command, cwd=str(folder), stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-                timeout=timeout, check=False,
+                command,
+                cwd=str(folder),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired as exc:  # subprocess.run has killed and reaped it
             raise RuntimeError(

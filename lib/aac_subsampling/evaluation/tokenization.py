@@ -51,9 +51,7 @@ def ptb_tokenize(sentences: Sequence[str], *, java: str, run_dir: Path) -> list[
     one sentence can depend on the next one, as in pycocoevalcap.
     """
     text = "\n".join(_LINE_BREAKS.sub(" ", s) for s in sentences)
-    with tempfile.NamedTemporaryFile(
-        "wb", dir=run_dir, prefix="ptb-", suffix=".txt", delete=False
-    ) as handle:
+    with tempfile.NamedTemporaryFile("wb", dir=run_dir, prefix="ptb-", suffix=".txt", delete=False) as handle:
         handle.write(text.encode("utf-8"))
     input_path = Path(handle.name)
     jar = pycocoevalcap_dir() / "tokenizer" / PTB_JAR
@@ -68,17 +66,13 @@ def ptb_tokenize(sentences: Sequence[str], *, java: str, run_dir: Path) -> list[
         "-lowerCase",
         str(input_path),
     ]
-    proc = subprocess.run(
-        command, stdin=subprocess.DEVNULL, capture_output=True, check=False, timeout=600
-    )
+    proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, check=False, timeout=600)
     if proc.returncode != 0:
         err = " ".join(proc.stderr.decode("utf-8", "replace").split())[-600:]
         raise RuntimeError(f"PTBTokenizer failed (exit {proc.returncode}): {err}")
     lines = proc.stdout.decode("utf-8", errors="replace").split("\n")
     if len(lines) < len(sentences):
-        raise RuntimeError(
-            f"PTBTokenizer returned {len(lines)} lines for {len(sentences)} sentences"
-        )
+        raise RuntimeError(f"PTBTokenizer returned {len(lines)} lines for {len(sentences)} sentences")
     punctuations = _punctuations()
     return [_strip_punctuation(line, punctuations) for line in lines[: len(sentences)]]
 
@@ -86,16 +80,24 @@ def ptb_tokenize(sentences: Sequence[str], *, java: str, run_dir: Path) -> list[
 # Pure-Python imitation of PTBTokenizer (-preserveLines -lowerCase) for captions.
 _UNICODE_MAP = str.maketrans(
     {
-        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
-        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2032": "'",
-        "\u2013": "--", "\u2014": "--", "\u2015": "--",
-        "\u2026": "...", "\u00a0": " ",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u2032": "'",
+        "\u2013": "--",
+        "\u2014": "--",
+        "\u2015": "--",
+        "\u2026": "...",
+        "\u00a0": " ",
     }
 )
 _BRACKETS = {"(": "-lrb-", ")": "-rrb-", "[": "-lsb-", "]": "-rsb-", "{": "-lcb-", "}": "-rcb-"}
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms dr st vs etc ca jr sr prof inc ltd mt".split()
-)
+_ABBREVIATIONS = frozenset("mr mrs ms dr st vs etc ca jr sr prof inc ltd mt".split())
 _SPECIAL_WORDS = {
     "cannot": ["can", "not"],
     "gonna": ["gon", "na"],

@@ -45,12 +45,23 @@ def _record_path(results_dir: Path | str, seed: int, factor: int) -> Path:
 
 def decode_key(results_dir: Path | str, seed: int, factor: int, batch_size: int) -> dict[str, Any]:
     training = layout.training_record(variant_dir(results_dir, BASELINE), seed, factor)
-    return {"stage": "decodes", "batch_size": int(batch_size), "training": runkey.file_digest(training),
-            "decodes": sorted(DECODES)}
+    return {
+        "stage": "decodes",
+        "batch_size": int(batch_size),
+        "training": runkey.file_digest(training),
+        "decodes": sorted(DECODES),
+    }
 
 
-def decode_paper_model(profile: str, factor: int, seed: int, results_dir: Path | str, batch_size: int = 16,
-                       device: str = "auto", max_epochs: int | None = None) -> dict[str, Any]:
+def decode_paper_model(
+    profile: str,
+    factor: int,
+    seed: int,
+    results_dir: Path | str,
+    batch_size: int = 16,
+    device: str = "auto",
+    max_epochs: int | None = None,
+) -> dict[str, Any]:
     """Caption the evaluation split with the paper variant's (seed, M) model in every way of :data:`DECODES`,
     score each, and count the captions that differ from the clip decoded alone. Reused when current."""
     results_dir = Path(results_dir)
@@ -73,9 +84,16 @@ def decode_paper_model(profile: str, factor: int, seed: int, results_dir: Path |
     pad_value = prepared.pad_value(config)
     captions: dict[str, dict[str, str]] = {}
     for name, (mode, size) in DECODES.items():
-        captions[name] = greedy_decode(models[mode], clip_ids, features, prepared.vocabulary,
-                                       config.decode.max_steps, size or batch_size, progress=False,
-                                       pad_value=pad_value)
+        captions[name] = greedy_decode(
+            models[mode],
+            clip_ids,
+            features,
+            prepared.vocabulary,
+            config.decode.max_steps,
+            size or batch_size,
+            progress=False,
+            pad_value=pad_value,
+        )
     reference = captions[REFERENCE_DECODE]
     rows = []
     for name, (mode, size) in DECODES.items():
@@ -83,11 +101,20 @@ def decode_paper_model(profile: str, factor: int, seed: int, results_dir: Path |
         evaluation = evaluate_captions(captions[name], references, work_dir=directory)
         evaluation.write(directory, stem=layout.METRICS_STEM)
         changed = sum(captions[name][c] != reference[c] for c in clip_ids)
-        rows.append({"decode": name, "sequence_mode": mode, "batch_size": size or batch_size,
-                     "n_clips": len(clip_ids), "n_changed": int(changed), "metrics": evaluation.corpus})
+        rows.append(
+            {
+                "decode": name,
+                "sequence_mode": mode,
+                "batch_size": size or batch_size,
+                "n_clips": len(clip_ids),
+                "n_changed": int(changed),
+                "metrics": evaluation.corpus,
+            }
+        )
     record_path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({name: pd.Series(captions[name]) for name in DECODES}).rename_axis("clip_id").to_csv(
-        record_path.parent / layout.PREDICTIONS_FILE)
+        record_path.parent / layout.PREDICTIONS_FILE
+    )
     record = {"M": factor, "seed": seed, "profile": profile, "decodes": rows, "key": key}
     write_json(record_path, record)
     return record
@@ -95,8 +122,18 @@ def decode_paper_model(profile: str, factor: int, seed: int, results_dir: Path |
 
 def changed_captions_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per (seed, M, decode): how many captions differ from the clip decoded alone."""
-    rows = [{"seed": r["seed"], "M": r["M"], "decode": d["decode"], "sequence_mode": d["sequence_mode"],
-             "batch_size": d["batch_size"], "n_clips": d["n_clips"], "n_changed": d["n_changed"],
-             "share_changed": d["n_changed"] / d["n_clips"]}
-            for r in records for d in r["decodes"]]
+    rows = [
+        {
+            "seed": r["seed"],
+            "M": r["M"],
+            "decode": d["decode"],
+            "sequence_mode": d["sequence_mode"],
+            "batch_size": d["batch_size"],
+            "n_clips": d["n_clips"],
+            "n_changed": d["n_changed"],
+            "share_changed": d["n_changed"] / d["n_clips"],
+        }
+        for r in records
+        for d in r["decodes"]
+    ]
     return pd.DataFrame(rows).sort_values(["M", "decode", "seed"]).reset_index(drop=True)

@@ -67,8 +67,16 @@ def training_jobs(seeds: Sequence[int], factors: Sequence[int]) -> list[tuple[st
     return [(v, s, m) for m in sorted(factors) for s in seeds for v in variants]
 
 
-def _job(profile: str, variant: str, factor: int, seed: int, results_dir: str, device: str,
-         max_epochs: int | None, threads: int) -> tuple[str, int, int, float]:
+def _job(
+    profile: str,
+    variant: str,
+    factor: int,
+    seed: int,
+    results_dir: str,
+    device: str,
+    max_epochs: int | None,
+    threads: int,
+) -> tuple[str, int, int, float]:
     import torch
 
     from aac_subsampling.open_questions.variants import train_and_evaluate
@@ -79,8 +87,15 @@ def _job(profile: str, variant: str, factor: int, seed: int, results_dir: str, d
     return variant, seed, factor, time.perf_counter() - started
 
 
-def run_trainings(profile: str, results_dir: Path | str, seeds: Sequence[int], factors: Sequence[int],
-                  device: str = "auto", max_epochs: int | None = None, jobs: int = 1) -> pd.DataFrame:
+def run_trainings(
+    profile: str,
+    results_dir: Path | str,
+    seeds: Sequence[int],
+    factors: Sequence[int],
+    device: str = "auto",
+    max_epochs: int | None = None,
+    jobs: int = 1,
+) -> pd.DataFrame:
     """Train and evaluate every variant (reusing current records), ``jobs`` at a time; one line per job."""
     todo = training_jobs(seeds, factors)
     jobs = max(1, min(int(jobs), len(todo)))
@@ -104,22 +119,38 @@ def _runs(folder: Path, seeds: Sequence[int], factor: int) -> list[ClipScores]:
     return [load_clip_scores(folder, seed, factor) for seed in seeds]
 
 
-def _compare(question: str, label: str, ours: list[ClipScores], theirs: list[ClipScores], factor: int,
-             seeds: Sequence[int], n_resamples: int, seed: int) -> list[dict[str, Any]]:
+def _compare(
+    question: str,
+    label: str,
+    ours: list[ClipScores],
+    theirs: list[ClipScores],
+    factor: int,
+    seeds: Sequence[int],
+    n_resamples: int,
+    seed: int,
+) -> list[dict[str, Any]]:
     weights = resampling.draw_weights(ours[0].n_clips, n_resamples, seed)
     rows = []
     for metric in METRIC_NAMES:
-        row: dict[str, Any] = {"question": question, "comparison": label, "M": factor, "metric": metric,
-                               "n_seeds": len(ours), "n_clips": ours[0].n_clips, "n_resamples": n_resamples,
-                               "seeds": " ".join(str(s) for s in seeds)}
+        row: dict[str, Any] = {
+            "question": question,
+            "comparison": label,
+            "M": factor,
+            "metric": metric,
+            "n_seeds": len(ours),
+            "n_clips": ours[0].n_clips,
+            "n_resamples": n_resamples,
+            "seeds": " ".join(str(s) for s in seeds),
+        }
         if all(resampling.is_available(r, metric) for r in ours + theirs):
             row |= paired_difference(ours, theirs, metric, weights)
         rows.append(row)
     return rows
 
 
-def compare_all(results_dir: Path | str, seeds: Sequence[int], factors: Sequence[int], n_resamples: int = 1000,
-                seed: int = 0) -> pd.DataFrame:
+def compare_all(
+    results_dir: Path | str, seeds: Sequence[int], factors: Sequence[int], n_resamples: int = 1000, seed: int = 0
+) -> pd.DataFrame:
     """Every paired comparison of the study (one row per question, comparison, M and metric)."""
     rows: list[dict[str, Any]] = []
     paper = variant_dir(results_dir, BASELINE)
@@ -131,8 +162,16 @@ def compare_all(results_dir: Path | str, seeds: Sequence[int], factors: Sequence
         for question in QUESTIONS:
             if question.variant:
                 ours = _runs(variant_dir(results_dir, question.variant), seeds, factor)
-                rows += _compare(question.key, f"{question.variant} - {BASELINE}", ours, _runs(paper, seeds, factor),
-                                 factor, seeds, n_resamples, seed)
+                rows += _compare(
+                    question.key,
+                    f"{question.variant} - {BASELINE}",
+                    ours,
+                    _runs(paper, seeds, factor),
+                    factor,
+                    seeds,
+                    n_resamples,
+                    seed,
+                )
     return pd.DataFrame(rows)
 
 
@@ -147,13 +186,16 @@ def _excludes_zero(frame: pd.DataFrame) -> pd.DataFrame:
 def verdict(comparisons: pd.DataFrame, changed: pd.DataFrame, question: str, factor: int) -> str:
     """One sentence from the numbers: the primary metric's paired difference and which intervals exclude 0."""
     rows = comparisons[(comparisons["question"] == question) & (comparisons["M"] == factor)].dropna(
-        subset=["difference"])
+        subset=["difference"]
+    )
     parts = []
     if question == "batch":
         at = changed[changed["M"] == factor].groupby("decode")[["n_changed", "n_clips"]].sum()
         for decode in COMPARED_DECODES:
-            parts.append(f"{decode}: {int(at.loc[decode, 'n_changed'])} of {int(at.loc[decode, 'n_clips'])} "
-                         f"captions differ from the clip decoded alone")
+            parts.append(
+                f"{decode}: {int(at.loc[decode, 'n_changed'])} of {int(at.loc[decode, 'n_clips'])} "
+                f"captions differ from the clip decoded alone"
+            )
         rows = rows[rows["comparison"] == f"padded_batched - {REFERENCE_DECODE}"]
     primary = rows[rows["metric"] == PRIMARY_METRIC]
     if len(primary):
@@ -168,8 +210,11 @@ def verdict(comparisons: pd.DataFrame, changed: pd.DataFrame, question: str, fac
 
 
 def verdicts_table(comparisons: pd.DataFrame, changed: pd.DataFrame, factors: Sequence[int]) -> pd.DataFrame:
-    rows = [{"question": q.key, "title": q.title, "M": factor, "verdict": verdict(comparisons, changed, q.key, factor)}
-            for q in QUESTIONS for factor in sorted(factors)]
+    rows = [
+        {"question": q.key, "title": q.title, "M": factor, "verdict": verdict(comparisons, changed, q.key, factor)}
+        for q in QUESTIONS
+        for factor in sorted(factors)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -179,8 +224,9 @@ def plot_comparisons(comparisons: pd.DataFrame, metrics: Sequence[str] = FIGURE_
 
     frame = comparisons.dropna(subset=["difference"])
     labels = list(dict.fromkeys(f"{c} (M={m})" for c, m in zip(frame["comparison"], frame["M"])))
-    figure, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 0.45 * len(labels) + 1.4),
-                                sharey=True, squeeze=False)
+    figure, axes = plt.subplots(
+        1, len(metrics), figsize=(3.2 * len(metrics), 0.45 * len(labels) + 1.4), sharey=True, squeeze=False
+    )
     for axis, metric in zip(axes[0], metrics):
         rows = frame[frame["metric"] == metric]
         positions = [labels.index(f"{c} (M={m})") for c, m in zip(rows["comparison"], rows["M"])]
@@ -202,8 +248,15 @@ class StudyResults:
     figure_path: Path | None
 
 
-def write_study(results_dir: Path | str, seeds: Sequence[int], factors: Sequence[int], decode_records: list[dict],
-                record: dict[str, Any], n_resamples: int = DEFAULT_RESAMPLES, figure: bool = True) -> StudyResults:
+def write_study(
+    results_dir: Path | str,
+    seeds: Sequence[int],
+    factors: Sequence[int],
+    decode_records: list[dict],
+    record: dict[str, Any],
+    n_resamples: int = DEFAULT_RESAMPLES,
+    figure: bool = True,
+) -> StudyResults:
     """Compare, write the tables, the verdicts, the figure and ``study.json`` (``record``: what to keep in it,
     with the study's run key, :func:`.variants.study_key`)."""
     from aac_subsampling.pipeline import write_json
@@ -224,8 +277,9 @@ def write_study(results_dir: Path | str, seeds: Sequence[int], factors: Sequence
         drawn = plot_comparisons(comparisons)
         drawn.savefig(figure_path, dpi=120, bbox_inches="tight")
         plt.close(drawn)
-    write_json(folder / STUDY_RECORD, {**record, "seeds": list(seeds), "M": sorted(factors),
-                                       "n_resamples": n_resamples})
+    write_json(
+        folder / STUDY_RECORD, {**record, "seeds": list(seeds), "M": sorted(factors), "n_resamples": n_resamples}
+    )
     return StudyResults(comparisons, changed, verdicts, figure_path)
 
 
@@ -235,8 +289,12 @@ def load_study(results_dir: Path | str) -> StudyResults | None:
     if not (folder / VERDICTS_FILE).is_file():
         return None
     figure_path = layout.figures_dir(results_dir) / FIGURE_FILE
-    return StudyResults(pd.read_csv(folder / COMPARISONS_FILE), pd.read_csv(folder / CHANGED_FILE),
-                        pd.read_csv(folder / VERDICTS_FILE), figure_path if figure_path.is_file() else None)
+    return StudyResults(
+        pd.read_csv(folder / COMPARISONS_FILE),
+        pd.read_csv(folder / CHANGED_FILE),
+        pd.read_csv(folder / VERDICTS_FILE),
+        figure_path if figure_path.is_file() else None,
+    )
 
 
 def study_record(results_dir: Path | str) -> dict[str, Any]:

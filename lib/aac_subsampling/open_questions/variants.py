@@ -35,13 +35,22 @@ class Variant:
 
 VARIANTS: dict[str, Variant] = {
     "paper": Variant("paper", {}, "the paper's model, as in Table 1: the baseline of every comparison"),
-    "silence_padding": Variant("silence_padding", {"model": {"padding": "silence"}},
-                               "shorter clips front-padded with the log-mel value of silence instead of zeros"),
-    "authors_code": Variant("authors_code", authors_code_overrides(),
-                            "everything the authors' code did differently (Hann window + peak normalisation, "
-                            "ceil sub-sampling, residual on layer 2 only, their dropout, last partial batch dropped)"),
-    "attention": Variant("attention", {"model": {"decoder": "attention"}},
-                         "an attention decoder over the last encoder layer's T_L steps (the paper's future work)"),
+    "silence_padding": Variant(
+        "silence_padding",
+        {"model": {"padding": "silence"}},
+        "shorter clips front-padded with the log-mel value of silence instead of zeros",
+    ),
+    "authors_code": Variant(
+        "authors_code",
+        authors_code_overrides(),
+        "everything the authors' code did differently (Hann window + peak normalisation, "
+        "ceil sub-sampling, residual on layer 2 only, their dropout, last partial batch dropped)",
+    ),
+    "attention": Variant(
+        "attention",
+        {"model": {"decoder": "attention"}},
+        "an attention decoder over the last encoder layer's T_L steps (the paper's future work)",
+    ),
 }
 
 
@@ -61,17 +70,27 @@ def variant_dir(results_dir: Path | str, variant: str) -> Path:
     return open_questions_dir(results_dir) / get_variant(variant).name
 
 
-def expected_training_key(profile: str, variant: str, factor: int, seed: int, results_dir: Path | str,
-                          max_epochs: int | None) -> dict[str, Any]:
+def expected_training_key(
+    profile: str, variant: str, factor: int, seed: int, results_dir: Path | str, max_epochs: int | None
+) -> dict[str, Any]:
     prepared_record = Path(results_dir) / layout.PREPARED_RECORD
     data_dir = from_project(json.loads(prepared_record.read_text())["data_dir"])
-    return runkey.training_key(profile, data_dir, factor, seed, max_epochs, prepared_record,
-                               get_variant(variant).overrides)
+    return runkey.training_key(
+        profile, data_dir, factor, seed, max_epochs, prepared_record, get_variant(variant).overrides
+    )
 
 
-def train_and_evaluate(profile: str, variant: str, factor: int, seed: int, results_dir: Path | str,
-                       device: str = "auto", max_epochs: int | None = None, progress: bool = False,
-                       bootstrap_resamples: int = 200) -> dict[str, Any]:
+def train_and_evaluate(
+    profile: str,
+    variant: str,
+    factor: int,
+    seed: int,
+    results_dir: Path | str,
+    device: str = "auto",
+    max_epochs: int | None = None,
+    progress: bool = False,
+    bootstrap_resamples: int = 200,
+) -> dict[str, Any]:
     """Train (or reuse) and evaluate (or reuse) one (variant, seed, M); returns its evaluation record.
 
     A stage is reused only when its record's run key is the one these settings give.
@@ -84,13 +103,31 @@ def train_and_evaluate(profile: str, variant: str, factor: int, seed: int, resul
     expected = expected_training_key(profile, variant, factor, seed, results_dir, max_epochs)
     training_record = layout.training_record(folder, seed, factor)
     if runkey.read_key(training_record) != expected:
-        train_subsampling_model(profile, factor, folder, seed=seed, device=device, progress=progress,
-                                max_epochs=max_epochs, overrides=overrides, prepared_dir=results_dir)
+        train_subsampling_model(
+            profile,
+            factor,
+            folder,
+            seed=seed,
+            device=device,
+            progress=progress,
+            max_epochs=max_epochs,
+            overrides=overrides,
+            prepared_dir=results_dir,
+        )
     evaluation_record = layout.evaluation_record(folder, seed, factor)
     if runkey.read_key(evaluation_record) != runkey.evaluation_key(training_record, bootstrap_resamples):
-        evaluate_subsampling_model(profile, factor, folder, seed=seed, device=device,
-                                   bootstrap_resamples=bootstrap_resamples, progress=progress,
-                                   max_epochs=max_epochs, overrides=overrides, prepared_dir=results_dir)
+        evaluate_subsampling_model(
+            profile,
+            factor,
+            folder,
+            seed=seed,
+            device=device,
+            bootstrap_resamples=bootstrap_resamples,
+            progress=progress,
+            max_epochs=max_epochs,
+            overrides=overrides,
+            prepared_dir=results_dir,
+        )
     return json.loads(evaluation_record.read_text())
 
 
@@ -103,12 +140,25 @@ def study_record_path(results_dir: Path | str) -> Path:
     return open_questions_dir(results_dir) / STUDY_RECORD
 
 
-def study_key(profile: str, results_dir: Path | str, seeds: list[int] | tuple[int, ...],
-              factors: list[int] | tuple[int, ...], max_epochs: int | None, batch_size: int = DEFAULT_BATCH_SIZE,
-              n_resamples: int = DEFAULT_RESAMPLES) -> dict[str, Any]:
+def study_key(
+    profile: str,
+    results_dir: Path | str,
+    seeds: list[int] | tuple[int, ...],
+    factors: list[int] | tuple[int, ...],
+    max_epochs: int | None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    n_resamples: int = DEFAULT_RESAMPLES,
+) -> dict[str, Any]:
     """What the study's tables depend on; the run engine reruns notebook 05 when it changes."""
-    return {"stage": "open_questions", "profile": profile, "seeds": [int(s) for s in seeds],
-            "M": sorted(int(m) for m in factors), "max_epochs_cap": max_epochs, "batch_size": int(batch_size),
-            "n_resamples": int(n_resamples), "variants": {v.name: v.overrides for v in VARIANTS.values()},
-            "package_version": __version__,
-            "upstream": runkey.file_digest(Path(results_dir) / layout.PREPARED_RECORD)}
+    return {
+        "stage": "open_questions",
+        "profile": profile,
+        "seeds": [int(s) for s in seeds],
+        "M": sorted(int(m) for m in factors),
+        "max_epochs_cap": max_epochs,
+        "batch_size": int(batch_size),
+        "n_resamples": int(n_resamples),
+        "variants": {v.name: v.overrides for v in VARIANTS.values()},
+        "package_version": __version__,
+        "upstream": runkey.file_digest(Path(results_dir) / layout.PREPARED_RECORD),
+    }

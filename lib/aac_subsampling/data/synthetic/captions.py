@@ -28,8 +28,18 @@ import numpy as np
 
 from aac_subsampling.tokens import normalise_caption
 
-__all__ = ["Mention", "Slot", "LEXICON", "COUNT_WORDS", "MIN_WORDS", "MAX_WORDS", "make_captions", "caption_words",
-           "captions_fit", "vocabulary"]
+__all__ = [
+    "Mention",
+    "Slot",
+    "LEXICON",
+    "COUNT_WORDS",
+    "MIN_WORDS",
+    "MAX_WORDS",
+    "make_captions",
+    "caption_words",
+    "captions_fit",
+    "vocabulary",
+]
 
 MIN_WORDS, MAX_WORDS = 8, 20
 
@@ -65,69 +75,131 @@ class Lexicon:
 
 LEXICON: dict[str, Lexicon] = {
     "dog_bark": Lexicon(
-        ("{a} dog barks{adv}{count}", "{a} dog is barking{adv}{count}", "{a} dog can be heard barking{adv}{count}",
-         "{a} dog woofs{adv}{count}"),
-        ("{a} dog barking{adv}{count}", "{a} dog woofing{adv}{count}")),
+        (
+            "{a} dog barks{adv}{count}",
+            "{a} dog is barking{adv}{count}",
+            "{a} dog can be heard barking{adv}{count}",
+            "{a} dog woofs{adv}{count}",
+        ),
+        ("{a} dog barking{adv}{count}", "{a} dog woofing{adv}{count}"),
+    ),
     "bird_chirp": Lexicon(
-        ("{a} bird chirps{adv}{count}", "{a} bird tweets{adv}{count}", "{a} bird is chirping{adv}{count}",
-         "{a} bird can be heard tweeting{adv}{count}"),
-        ("{a} bird chirping{adv}{count}", "{a} bird tweeting{adv}{count}")),
+        (
+            "{a} bird chirps{adv}{count}",
+            "{a} bird tweets{adv}{count}",
+            "{a} bird is chirping{adv}{count}",
+            "{a} bird can be heard tweeting{adv}{count}",
+        ),
+        ("{a} bird chirping{adv}{count}", "{a} bird tweeting{adv}{count}"),
+    ),
     "bell": Lexicon(
-        ("{a} bell rings{adv}{count}", "{a} bell is ringing{adv}{count}", "{a} bell chimes{adv}{count}",
-         "{a} church bell rings{adv}{count}"),
-        ("{a} bell ringing{adv}{count}", "{a} bell chiming{adv}{count}")),
+        (
+            "{a} bell rings{adv}{count}",
+            "{a} bell is ringing{adv}{count}",
+            "{a} bell chimes{adv}{count}",
+            "{a} church bell rings{adv}{count}",
+        ),
+        ("{a} bell ringing{adv}{count}", "{a} bell chiming{adv}{count}"),
+    ),
     "knocking": Lexicon(
-        ("someone knocks on a door{adv}{count}", "someone is knocking on the door{adv}{count}",
-         "{a} person knocks on a door{adv}{count}", "someone knocks on wood{adv}{count}"),
-        ("someone knocking on a door{adv}{count}", "knocking on a door{adv}{count}")),
+        (
+            "someone knocks on a door{adv}{count}",
+            "someone is knocking on the door{adv}{count}",
+            "{a} person knocks on a door{adv}{count}",
+            "someone knocks on wood{adv}{count}",
+        ),
+        ("someone knocking on a door{adv}{count}", "knocking on a door{adv}{count}"),
+    ),
     "car_horn": Lexicon(
-        ("{a} car horn honks{adv}{count}", "{a} car honks its horn{adv}{count}", "{a} horn beeps{adv}{count}",
-         "{a} car horn is honking{adv}{count}"),
-        ("{a} car horn honking{adv}{count}", "{a} horn beeping{adv}{count}")),
+        (
+            "{a} car horn honks{adv}{count}",
+            "{a} car honks its horn{adv}{count}",
+            "{a} horn beeps{adv}{count}",
+            "{a} car horn is honking{adv}{count}",
+        ),
+        ("{a} car horn honking{adv}{count}", "{a} horn beeping{adv}{count}"),
+    ),
     "rain": Lexicon(
         ("{adj}rain falls{adv}", "{adj}rain is falling{adv}", "{adj}rain pours down{adv}", "{adj}rain patters{adv}"),
         ("{adj}rain falling{adv}", "{adj}rainfall", "{adj}rain pattering{adv}"),
-        loud_adj=("heavy", "loud"), quiet_adj=("light", "gentle", "quiet")),
+        loud_adj=("heavy", "loud"),
+        quiet_adj=("light", "gentle", "quiet"),
+    ),
     "wind": Lexicon(
         ("{adj}wind blows{adv}", "{adj}wind is blowing{adv}", "{adj}wind howls{adv}", "{adj}wind gusts{adv}"),
         ("{adj}wind blowing{adv}", "{adj}gusts of wind", "{adj}wind howling{adv}"),
-        loud_adj=("strong", "loud"), quiet_adj=("gentle", "light", "soft")),
+        loud_adj=("strong", "loud"),
+        quiet_adj=("gentle", "light", "soft"),
+    ),
     "car_engine": Lexicon(
-        ("{a} car engine runs{adv}", "{a} car engine is idling{adv}", "{a} engine rumbles{adv}",
-         "{a} motor hums{adv}"),
-        ("{a} car engine running{adv}", "{a} idling engine", "{a} motor humming{adv}")),
+        ("{a} car engine runs{adv}", "{a} car engine is idling{adv}", "{a} engine rumbles{adv}", "{a} motor hums{adv}"),
+        ("{a} car engine running{adv}", "{a} idling engine", "{a} motor humming{adv}"),
+    ),
     "footsteps": Lexicon(
         ("someone walks{adv}", "someone is walking{adv}", "{a} person walks{adv}", "{adj}footsteps are heard{adv}"),
-        ("{adj}footsteps", "someone walking{adv}", "{a} person walking{adv}")),
+        ("{adj}footsteps", "someone walking{adv}", "{a} person walking{adv}"),
+    ),
     "siren": Lexicon(
         ("{a} siren wails{adv}", "{a} siren is wailing{adv}", "{a} police siren sounds{adv}", "{a} siren blares{adv}"),
-        ("{a} siren wailing{adv}", "{a} wailing siren", "{a} police siren")),
+        ("{a} siren wailing{adv}", "{a} wailing siren", "{a} police siren"),
+    ),
     "running_water": Lexicon(
         ("{adj}water is running{adv}", "{adj}water flows{adv}", "{a} stream babbles{adv}", "{a} tap is running{adv}"),
-        ("{adj}running water", "{adj}water flowing{adv}", "{a} babbling stream")),
+        ("{adj}running water", "{adj}water flowing{adv}", "{a} babbling stream"),
+    ),
     "applause": Lexicon(
         ("{a} crowd applauds{adv}", "people clap{adv}", "{a} crowd is clapping{adv}", "{a} audience claps{adv}"),
-        ("{adj}applause", "{a} crowd clapping{adv}", "people clapping{adv}")),
+        ("{adj}applause", "{a} crowd clapping{adv}", "people clapping{adv}"),
+    ),
 }
 
-COUNT_WORDS = {1: ("once", "one time", "a single time"), 2: ("twice", "two times"), 3: ("three times", "thrice"),
-               4: ("four times",)}  # 4: only the ``long`` preset counts that far (``CorpusPreset.max_count``)
+COUNT_WORDS = {
+    1: ("once", "one time", "a single time"),
+    2: ("twice", "two times"),
+    3: ("three times", "thrice"),
+    4: ("four times",),
+}  # 4: only the ``long`` preset counts that far (``CorpusPreset.max_count``)
 
 SINGLE_CLAUSE = ("{p}", "in this recording {p}", "in this clip {p}", "in the audio {p}")
-SINGLE_ALONE = ("{p} in an otherwise quiet recording", "{p} and nothing else can be heard",
-                "in a quiet place {p}")  # only true when the clip holds one event
-SINGLE_NOMINAL = ("the sound of {n} can be heard", "we can hear {n}", "there is the sound of {n}",
-                  "{n} can be heard in this recording", "this is a recording of {n}")
+SINGLE_ALONE = (
+    "{p} in an otherwise quiet recording",
+    "{p} and nothing else can be heard",
+    "in a quiet place {p}",
+)  # only true when the clip holds one event
+SINGLE_NOMINAL = (
+    "the sound of {n} can be heard",
+    "we can hear {n}",
+    "there is the sound of {n}",
+    "{n} can be heard in this recording",
+    "this is a recording of {n}",
+)
 THROUGHOUT = (" throughout the recording", " the whole time", " for the entire clip", " without stopping")
-COMPANION = ("{m} while {c}", "{m} as {c}", "{m} with {cn} in the background", "{m} over the sound of {cn}",
-             "while {c}, {m}", "{c} and meanwhile {m}")
-TWO_SLOTS = ("{p1}, then {p2}", "{p1} and then {p2}", "first {p1}, then {p2}", "{p1}, after that {p2}",
-             "{p1} before {p2}", "{p1}, followed by {n2}", "{n1} is followed by {n2}")
+COMPANION = (
+    "{m} while {c}",
+    "{m} as {c}",
+    "{m} with {cn} in the background",
+    "{m} over the sound of {cn}",
+    "while {c}, {m}",
+    "{c} and meanwhile {m}",
+)
+TWO_SLOTS = (
+    "{p1}, then {p2}",
+    "{p1} and then {p2}",
+    "first {p1}, then {p2}",
+    "{p1}, after that {p2}",
+    "{p1} before {p2}",
+    "{p1}, followed by {n2}",
+    "{n1} is followed by {n2}",
+)
 REGULAR_COMPANION = ("{m} while {c}", "{m} as {c}")
 REGULAR_JOIN = (" then ", ", then ")
 REGULAR_ALONE = (" in an otherwise quiet recording", " and nothing else can be heard", " in a quiet place")
-THREE_SLOTS = ("{p1}, then {p2}, and finally {p3}", "first {p1}, then {p2}, and then {p3}",
-               "{p1}, then {p2}, followed by {n3}", "{p1}, after that {p2}, and then {p3}")
+THREE_SLOTS = (
+    "{p1}, then {p2}, and finally {p3}",
+    "first {p1}, then {p2}, and then {p3}",
+    "{p1}, then {p2}, followed by {n3}",
+    "{p1}, after that {p2}, and then {p3}",
+)
 _ARTICLE = re.compile(r"\ba (?=[aeiou])")
 
 
@@ -264,7 +336,8 @@ def make_captions(
 def captions_fit(captions: Sequence[str], n: int = 5) -> bool:
     """``n`` distinct captions, each ``MIN_WORDS``..``MAX_WORDS`` words (what :func:`make_captions` aims for)."""
     return len(set(captions)) == len(captions) == n and all(
-        MIN_WORDS <= len(caption_words(c)) <= MAX_WORDS for c in captions)
+        MIN_WORDS <= len(caption_words(c)) <= MAX_WORDS for c in captions
+    )
 
 
 def vocabulary() -> set[str]:
@@ -272,8 +345,19 @@ def vocabulary() -> set[str]:
     texts: list[str] = []
     for lex in LEXICON.values():
         texts += [*lex.clauses, *lex.nominals, *lex.loud_adj, *lex.quiet_adj, *lex.loud_adv, *lex.quiet_adv]
-    for group in (SINGLE_CLAUSE, SINGLE_ALONE, SINGLE_NOMINAL, THROUGHOUT, COMPANION, TWO_SLOTS, THREE_SLOTS,
-                  REGULAR_COMPANION, REGULAR_JOIN, REGULAR_ALONE, *COUNT_WORDS.values()):
+    for group in (
+        SINGLE_CLAUSE,
+        SINGLE_ALONE,
+        SINGLE_NOMINAL,
+        THROUGHOUT,
+        COMPANION,
+        TWO_SLOTS,
+        THREE_SLOTS,
+        REGULAR_COMPANION,
+        REGULAR_JOIN,
+        REGULAR_ALONE,
+        *COUNT_WORDS.values(),
+    ):
         texts += list(group)
     words = set()
     for text in texts:

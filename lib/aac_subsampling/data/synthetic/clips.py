@@ -21,8 +21,19 @@ from aac_subsampling.data.synthetic.captions import Mention, Slot, captions_fit,
 from aac_subsampling.data.synthetic.events import EVENTS, render_event, slot_min_seconds
 from aac_subsampling.data.synthetic.presets import SPLITS, CorpusPreset
 
-__all__ = ["LOUDNESS_DB", "LOUD_PEAK", "LOUD_RMS", "NOISE_FLOOR_RMS", "HEADROOM_PEAK", "MAX_SPACING", "ClipPlan",
-           "clip_name", "plan_clip", "draw_clip_plan", "synthesise_clip"]
+__all__ = [
+    "LOUDNESS_DB",
+    "LOUD_PEAK",
+    "LOUD_RMS",
+    "NOISE_FLOOR_RMS",
+    "HEADROOM_PEAK",
+    "MAX_SPACING",
+    "ClipPlan",
+    "clip_name",
+    "plan_clip",
+    "draw_clip_plan",
+    "synthesise_clip",
+]
 
 LOUDNESS_DB = {"quiet": -20.0, "normal": -10.0, "loud": 0.0}
 LOUD_PEAK = 0.7  # impulsive events at "loud": peak amplitude
@@ -58,8 +69,11 @@ def plan_clip(rng: np.random.Generator, duration: float, p: CorpusPreset) -> lis
         if sum(EVENTS[name].impulsive for name in names) < min(p.min_impulsive, n_events):
             continue  # no random draw before this test, so presets without min_impulsive are unaffected
         mentions = [
-            Mention(name, _choose(rng, ("quiet", "normal", "loud"), p.loudness_weights),
-                    int(rng.integers(1, p.max_count + 1)) if EVENTS[name].impulsive else 0)
+            Mention(
+                name,
+                _choose(rng, ("quiet", "normal", "loud"), p.loudness_weights),
+                int(rng.integers(1, p.max_count + 1)) if EVENTS[name].impulsive else 0,
+            )
             for name in names
         ]
         slots = _group_into_slots(rng, mentions, p.companion_probability)
@@ -92,8 +106,15 @@ def _gain(mention: Mention) -> float:
 
 
 def _mention_json(m: Mention, start: float, end: float, onsets: list[float], role: str) -> dict[str, Any]:
-    return {"event": m.event, "role": role, "loudness": m.loudness, "count": m.count,
-            "start": round(start, 4), "end": round(end, 4), "onsets": [round(start + o, 4) for o in onsets]}
+    return {
+        "event": m.event,
+        "role": role,
+        "loudness": m.loudness,
+        "count": m.count,
+        "start": round(start, 4),
+        "end": round(end, 4),
+        "onsets": [round(start + o, 4) for o in onsets],
+    }
 
 
 @dataclass(frozen=True)
@@ -113,8 +134,7 @@ def _clip_rngs(seed: int, split: str, index: int) -> tuple[np.random.Generator, 
     return np.random.default_rng([seed, split_id, index]), np.random.default_rng([seed, split_id, index, 1])
 
 
-def _draw_plan(rng: np.random.Generator, caption_rng: np.random.Generator, p: CorpusPreset,
-               where: str) -> ClipPlan:
+def _draw_plan(rng: np.random.Generator, caption_rng: np.random.Generator, p: CorpusPreset, where: str) -> ClipPlan:
     sr = p.sample_rate
     duration = float(rng.uniform(p.min_duration, p.max_duration))
     n = int(round(duration * sr))
@@ -136,8 +156,9 @@ def _draw_plan(rng: np.random.Generator, caption_rng: np.random.Generator, p: Co
     lengths = needs + shares * (duration - needs.sum())
     bounds = np.concatenate([[0.0], np.cumsum(lengths)])
     bounds[-1] = duration
-    return ClipPlan(duration=n / sr, n_samples=n, slots=tuple(slots),
-                    bounds=tuple(float(b) for b in bounds), captions=captions)
+    return ClipPlan(
+        duration=n / sr, n_samples=n, slots=tuple(slots), bounds=tuple(float(b) for b in bounds), captions=captions
+    )
 
 
 def draw_clip_plan(seed: int, split: str, index: int, p: CorpusPreset) -> ClipPlan:
@@ -184,7 +205,7 @@ def synthesise_clip(seed: int, split: str, index: int, p: CorpusPreset) -> tuple
                 spare = end - start - slot_min_seconds(mention.event, mention.count, spacing)
                 delay = float(rng.uniform(0.0, 0.6 * spare)) if spare > 0 else 0.0
             audio, onsets = render_event(mention.event, rng, s1 - s0, sr, mention.count, delay, spacing)
-            mix[s0:s0 + audio.size] += _gain(mention) * audio
+            mix[s0 : s0 + audio.size] += _gain(mention) * audio
             events.append(_mention_json(mention, start, end, onsets, role))
     mix = mix[:n] + NOISE_FLOOR_RMS * rng.standard_normal(n)
     peak = float(np.max(np.abs(mix)))
@@ -196,6 +217,11 @@ def synthesise_clip(seed: int, split: str, index: int, p: CorpusPreset) -> tuple
         captions = list(plan.captions)
     else:
         captions = make_captions(plan.slots, rng, style=p.caption_style)
-    meta = {"duration": round(n / sr, 6), "n_samples": n, "slots": len(plan.slots), "events": events,
-            "scaled_by": round(min(1.0, HEADROOM_PEAK / peak), 4)}
+    meta = {
+        "duration": round(n / sr, 6),
+        "n_samples": n,
+        "slots": len(plan.slots),
+        "events": events,
+        "scaled_by": round(min(1.0, HEADROOM_PEAK / peak), 4),
+    }
     return samples, captions, meta

@@ -46,8 +46,17 @@ from aac_subsampling.data.synthetic.corpus import captions_csv_bytes, refuse_for
 from aac_subsampling.data.synthetic.events import IMPULSIVE, band_noise, render_event, smooth_random
 from aac_subsampling.data.synthetic.presets import MIN_DURATION
 
-__all__ = ["SPLITS", "SAMPLE_RATE", "MARKER", "ClothoShapedSummary", "read_caption_rows", "clip_samples",
-           "expected_frames", "generate_clotho_shaped_corpus", "main"]
+__all__ = [
+    "SPLITS",
+    "SAMPLE_RATE",
+    "MARKER",
+    "ClothoShapedSummary",
+    "read_caption_rows",
+    "clip_samples",
+    "expected_frames",
+    "generate_clotho_shaped_corpus",
+    "main",
+]
 
 SPLITS = ("development", "evaluation")
 SAMPLE_RATE = 44100
@@ -97,7 +106,7 @@ def read_caption_rows(csv_path: Path) -> list[tuple[str, tuple[str, ...]]]:
 def _clip_rng(seed: int, name: str) -> np.random.Generator:
     """The clip's own stream: seed plus a digest of its name, so no clip depends on another or on the order."""
     digest = hashlib.sha256(name.encode("utf-8")).digest()
-    words = [int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4)]
+    words = [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
     return np.random.default_rng([seed, *words])
 
 
@@ -125,11 +134,13 @@ def clip_samples(name: str, seed: int, min_seconds: float, max_seconds: float) -
     n = _duration_frames(rng, min_seconds, max_seconds)
     lo = float(rng.uniform(80.0, 2000.0))
     hi = min(lo * float(rng.uniform(2.0, 12.0)), 0.45 * SAMPLE_RATE)
-    loop = band_noise(rng, int(rng.uniform(1.5, 2.5) * SAMPLE_RATE), SAMPLE_RATE, lo, hi,
-                      tilt=float(rng.uniform(-4.0, 0.0))).astype(np.float32)
+    loop = band_noise(
+        rng, int(rng.uniform(1.5, 2.5) * SAMPLE_RATE), SAMPLE_RATE, lo, hi, tilt=float(rng.uniform(-4.0, 0.0))
+    ).astype(np.float32)
     blocks = -(-n // ENVELOPE_BLOCK)
-    envelope = smooth_random(rng, blocks, SAMPLE_RATE // ENVELOPE_BLOCK, rate_hz=float(rng.uniform(0.2, 2.0)),
-                             lo=0.01, hi=0.05).astype(np.float32)
+    envelope = smooth_random(
+        rng, blocks, SAMPLE_RATE // ENVELOPE_BLOCK, rate_hz=float(rng.uniform(0.2, 2.0)), lo=0.01, hi=0.05
+    ).astype(np.float32)
     mix = np.resize(loop, n)
     mix *= np.repeat(envelope, ENVELOPE_BLOCK)[:n]
     for _ in range(int(rng.integers(0, 5))):
@@ -137,7 +148,7 @@ def clip_samples(name: str, seed: int, min_seconds: float, max_seconds: float) -
         audio, _ = render_event(event, rng, int(0.5 * SAMPLE_RATE), SAMPLE_RATE, int(rng.integers(1, 4)))
         start = int(rng.integers(0, max(1, n - audio.size)))
         piece = audio[: n - start]
-        mix[start:start + piece.size] += float(rng.uniform(0.05, 0.4)) * piece
+        mix[start : start + piece.size] += float(rng.uniform(0.05, 0.4)) * piece
     np.clip(mix, -0.98, 0.98, out=mix)  # background peak <= 0.05 * MAX_CREST-ish, events <= 0.4 each
     mix *= 32767.0
     return mix.astype(np.int16)
@@ -214,8 +225,10 @@ def generate_clotho_shaped_corpus(
     started = time.perf_counter()
     captions_dir, out_dir = Path(captions_dir), Path(out_dir)
     if not MIN_DURATION <= min_seconds <= max_seconds:
-        raise ValueError(f"need {MIN_DURATION} <= min_seconds <= max_seconds (M = 16 needs 256 frames), "
-                         f"got min_seconds={min_seconds}, max_seconds={max_seconds}")
+        raise ValueError(
+            f"need {MIN_DURATION} <= min_seconds <= max_seconds (M = 16 needs 256 frames), "
+            f"got min_seconds={min_seconds}, max_seconds={max_seconds}"
+        )
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
     rows = {split: read_caption_rows(captions_dir / f"clotho_captions_{split}.csv") for split in SPLITS}
@@ -226,9 +239,12 @@ def generate_clotho_shaped_corpus(
     settings = _settings(seed, min_seconds, max_seconds)
     trust_existing = _existing_settings(out_dir) == settings  # other settings: every wav is rewritten
     # The marker goes first: a later run then knows the folder is ours even if this one is interrupted.
-    marker = {"what": "Clotho v1 file names and captions with SYNTHETIC audio (not Clotho's); for dry runs",
-              "captions_dir": str(captions_dir), "settings": settings,
-              "clips": {split: len(split_rows) for split, split_rows in rows.items()}}
+    marker = {
+        "what": "Clotho v1 file names and captions with SYNTHETIC audio (not Clotho's); for dry runs",
+        "captions_dir": str(captions_dir),
+        "settings": settings,
+        "clips": {split: len(split_rows) for split, split_rows in rows.items()},
+    }
     write_if_changed(out_dir / MARKER, (json.dumps(marker, indent=1, sort_keys=True) + "\n").encode())
 
     n_workers = max(1, (os.cpu_count() or 1) if workers is None else workers)
@@ -251,8 +267,10 @@ def generate_clotho_shaped_corpus(
                 summary.files_written += written
                 summary.files_kept += not written
                 if done % step == 0 or done == len(jobs):
-                    _report(progress, f"clotho-shaped {split}: {done}/{len(jobs)} clips "
-                                      f"({time.perf_counter() - started:.0f} s)")
+                    _report(
+                        progress,
+                        f"clotho-shaped {split}: {done}/{len(jobs)} clips ({time.perf_counter() - started:.0f} s)",
+                    )
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
@@ -272,9 +290,14 @@ def generate_clotho_shaped_corpus(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m aac_subsampling.data.synthetic.clotho_shaped",
-        description="Write Clotho v1's file names and captions with synthetic audio, in Clotho's layout.")
-    parser.add_argument("--captions-dir", required=True, type=Path,
-                        help="folder with clotho_captions_development.csv and clotho_captions_evaluation.csv")
+        description="Write Clotho v1's file names and captions with synthetic audio, in Clotho's layout.",
+    )
+    parser.add_argument(
+        "--captions-dir",
+        required=True,
+        type=Path,
+        help="folder with clotho_captions_development.csv and clotho_captions_evaluation.csv",
+    )
     parser.add_argument("--out", required=True, type=Path, help="folder to write the corpus into")
     parser.add_argument("--limit", type=int, default=None, help="keep only the first N clips of each split")
     parser.add_argument("--seed", type=int, default=0)
@@ -285,14 +308,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         summary = generate_clotho_shaped_corpus(
-            args.captions_dir, args.out, seed=args.seed, min_seconds=args.min_seconds,
-            max_seconds=args.max_seconds, limit=args.limit, workers=args.workers, progress=not args.quiet)
+            args.captions_dir,
+            args.out,
+            seed=args.seed,
+            min_seconds=args.min_seconds,
+            max_seconds=args.max_seconds,
+            limit=args.limit,
+            workers=args.workers,
+            progress=not args.quiet,
+        )
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"{summary.out_dir}: {summary.clips} clips, {summary.seconds} s of audio; "
-          f"{summary.files_written} wavs written, {summary.files_kept} kept, {len(summary.files_removed)} removed "
-          f"in {summary.elapsed_seconds:.1f} s")
+    print(
+        f"{summary.out_dir}: {summary.clips} clips, {summary.seconds} s of audio; "
+        f"{summary.files_written} wavs written, {summary.files_kept} kept, {len(summary.files_removed)} removed "
+        f"in {summary.elapsed_seconds:.1f} s"
+    )
     return 0
 
 

@@ -38,8 +38,14 @@ from aac_subsampling.data.synthetic.captions import caption_words
 from aac_subsampling.data.synthetic.clips import clip_name, synthesise_clip
 from aac_subsampling.data.synthetic.presets import SPLITS, CorpusPreset, resolve_preset
 
-__all__ = ["MARKER", "CorpusSummary", "generate_corpus", "write_if_changed", "captions_csv_bytes",
-           "refuse_foreign_wavs"]
+__all__ = [
+    "MARKER",
+    "CorpusSummary",
+    "generate_corpus",
+    "write_if_changed",
+    "captions_csv_bytes",
+    "refuse_foreign_wavs",
+]
 
 MARKER = "synthetic_corpus.json"
 
@@ -173,23 +179,32 @@ def generate_corpus(
                 os.remove(entry.path)
                 removed.append(f"{split}/{entry.name}")
         events_doc = {"split": split, "seed": seed, "sample_rate": p.sample_rate, "clips": metadata}
-        for path, data in ((root / f"clotho_captions_{split}.csv", captions_csv_bytes(rows)),
-                           (root / f"events_{split}.json", (json.dumps(events_doc, indent=1) + "\n").encode())):
+        for path, data in (
+            (root / f"clotho_captions_{split}.csv", captions_csv_bytes(rows)),
+            (root / f"events_{split}.json", (json.dumps(events_doc, indent=1) + "\n").encode()),
+        ):
             if write_if_changed(path, data):
                 written += 1
             else:
                 unchanged += 1
         clips[split] = len(rows)
         seconds[split] = round(sum(m["duration"] for m in metadata.values()), 3)
-        event_counts[split] = dict(sorted(Counter(
-            e["event"] for m in metadata.values() for e in m["events"]).items()))
+        event_counts[split] = dict(sorted(Counter(e["event"] for m in metadata.values() for e in m["events"]).items()))
     settings = dataclasses.asdict(p)
     settings["event_names"] = list(p.event_names)
     summary = CorpusSummary(
-        root=root, preset=preset_name, seed=seed, settings=settings, clips=clips, seconds=seconds,
-        event_counts=event_counts, vocabulary_size=len(all_words),
+        root=root,
+        preset=preset_name,
+        seed=seed,
+        settings=settings,
+        clips=clips,
+        seconds=seconds,
+        event_counts=event_counts,
+        vocabulary_size=len(all_words),
         caption_words=(min(lengths), max(lengths)) if lengths else (0, 0),
-        files_written=written, files_unchanged=unchanged, files_removed=removed,
+        files_written=written,
+        files_unchanged=unchanged,
+        files_removed=removed,
     )
     write_if_changed(root / MARKER, (json.dumps(summary.to_json(), indent=1, sort_keys=True) + "\n").encode())
     return summary

@@ -50,8 +50,9 @@ def band_noise(rng: Rng, n: int, sr: int, lo: float, hi: float, tilt: float = 0.
     m = next_fast_len(n, real=True)  # FFT sizes with small prime factors only: several times faster
     spectrum = np.fft.rfft(rng.standard_normal(m))
     freqs = np.fft.rfftfreq(m, 1.0 / sr)
-    gain = (np.clip((freqs - 0.8 * lo) / (0.2 * lo + 1e-9), 0.0, 1.0)
-            * np.clip((1.2 * hi - freqs) / (0.2 * hi), 0.0, 1.0))
+    gain = np.clip((freqs - 0.8 * lo) / (0.2 * lo + 1e-9), 0.0, 1.0) * np.clip(
+        (1.2 * hi - freqs) / (0.2 * hi), 0.0, 1.0
+    )
     if tilt:
         gain = gain * (np.maximum(freqs, lo) / lo) ** (tilt / 6.02)
     out = np.fft.irfft(spectrum * gain, m)[:n]
@@ -114,6 +115,7 @@ def _sparse_bursts(rng: Rng, n: int, sr: int, rate: float, kernel: np.ndarray, s
 
 # --- impulsive units: (rng, sr) -> one occurrence --------------------------------------------
 
+
 def dog_bark(rng: Rng, sr: int) -> np.ndarray:
     n = int(rng.uniform(0.17, 0.24) * sr)
     t = _t(n, sr)
@@ -145,8 +147,10 @@ def bell(rng: Rng, sr: int) -> np.ndarray:
     ratios = np.array([0.5, 1.0, 1.19, 1.5, 2.0, 2.74])
     amps = np.array([0.5, 1.0, 0.6, 0.4, 0.7, 0.3])
     taus = np.array([0.9, 0.7, 0.5, 0.45, 0.35, 0.2])
-    tone = sum(a * np.sin(2 * np.pi * f0 * r * t + rng.uniform(0, 2 * np.pi)) * np.exp(-t / tau)
-               for r, a, tau in zip(ratios, amps, taus))
+    tone = sum(
+        a * np.sin(2 * np.pi * f0 * r * t + rng.uniform(0, 2 * np.pi)) * np.exp(-t / tau)
+        for r, a, tau in zip(ratios, amps, taus)
+    )
     assert isinstance(tone, np.ndarray)
     k = int(0.03 * sr)
     tone[:k] += 0.3 * band_noise(rng, k, sr, 2000, 8000) * np.exp(-t[:k] / 0.004)  # the strike
@@ -173,6 +177,7 @@ def car_horn(rng: Rng, sr: int) -> np.ndarray:
 
 
 # --- continuous stretches: (rng, n, sr) -> n samples ------------------------------------------
+
 
 def rain(rng: Rng, n: int, sr: int) -> np.ndarray:
     hiss = band_noise(rng, n, sr, 2000, 12000, tilt=-2.0)
@@ -207,7 +212,7 @@ def footsteps(rng: Rng, n: int, sr: int) -> np.ndarray:
         thud = band_noise(rng, k, sr, 60, 400) * np.exp(-tk / 0.03)
         scuff = 0.25 * band_noise(rng, k, sr, 1500, 4000) * np.exp(-tk / 0.02)
         start = int(onset * sr)
-        out[start:start + k] += rng.uniform(0.8, 1.0) * (thud + scuff) * np.minimum(tk / 0.002, 1.0)
+        out[start : start + k] += rng.uniform(0.8, 1.0) * (thud + scuff) * np.minimum(tk / 0.002, 1.0)
         onset += period * rng.uniform(0.96, 1.04)
     return _fade(_rms_normalise(out[:n]), sr, 0.01)
 
@@ -290,8 +295,9 @@ def slot_min_seconds(name: str, count: int, spacing: float | None = None) -> flo
     return spec.min_seconds
 
 
-def render_event(name: str, rng: Rng, n: int, sr: int, count: int = 0, delay: float = 0.0,
-                 spacing: float | None = None) -> tuple[np.ndarray, list[float]]:
+def render_event(
+    name: str, rng: Rng, n: int, sr: int, count: int = 0, delay: float = 0.0, spacing: float | None = None
+) -> tuple[np.ndarray, list[float]]:
     """Audio of one event over a slot of ``n`` samples, and its onsets in seconds from the slot start.
 
     Impulsive events: ``count`` units (peak 1 each) starting at ``LEAD_SECONDS + delay``, ``spacing``
@@ -315,5 +321,5 @@ def render_event(name: str, rng: Rng, n: int, sr: int, count: int = 0, delay: fl
     out = np.zeros(length)
     for onset, unit in zip(onsets, units):
         start = int(onset * sr)
-        out[start:start + unit.size] += unit
+        out[start : start + unit.size] += unit
     return out, onsets

@@ -47,14 +47,21 @@ class CorpusPreset:
 
 PRESETS: dict[str, CorpusPreset] = {
     # seconds to make; for CI and tests
-    "smoke": CorpusPreset(n_development=8, n_evaluation=4, min_duration=3.0, max_duration=3.5,
-                          caption_style="regular"),
+    "smoke": CorpusPreset(n_development=8, n_evaluation=4, min_duration=3.0, max_duration=3.5, caption_style="regular"),
     # the offline default: the five-model training must fit ~15 min on 2 CPU cores
     # Regular captions and at most two events (mostly at normal loudness): learnable by the paper's
     # decoder in the ~500 training steps per M that 2 CPU cores allow in the quick profile.
-    "quick": CorpusPreset(n_development=200, n_evaluation=60, min_duration=3.0, max_duration=4.0,
-                          max_events=2, event_count_weights=(0.5, 0.5, 0.0), loudness_weights=(0.2, 0.6, 0.2),
-                          companion_probability=0.2, caption_style="regular"),
+    "quick": CorpusPreset(
+        n_development=200,
+        n_evaluation=60,
+        min_duration=3.0,
+        max_duration=4.0,
+        max_events=2,
+        event_count_weights=(0.5, 0.5, 0.0),
+        loudness_weights=(0.2, 0.6, 0.2),
+        companion_probability=0.2,
+        caption_style="regular",
+    ),
     # Clotho v1's durations (15-30 s: T = 1292..2584 frames) and caption lengths (8-20 words), for the
     # ``long`` profile. The captions say which events happen in which order ("... then ...") and how
     # many times each countable one occurs (1-4, spread over up to ~6 s of its slot), so a model that
@@ -67,10 +74,21 @@ PRESETS: dict[str, CorpusPreset] = {
     # hour buys about 3 epochs (45 steps of 8 clips per M). Fewer clips would buy more epochs of the
     # same steps; 120 keeps enough distinct event orders and counts to generalise from. 48 evaluation
     # clips (6 batches of 8) keep decoding the five models to a few minutes.
-    "long": CorpusPreset(n_development=120, n_evaluation=48, min_duration=15.0, max_duration=30.0,
-                         event_count_weights=(0.1, 0.45, 0.45), loudness_weights=(0.0, 1.0, 0.0),
-                         companion_probability=0.3, caption_style="regular", max_count=4, min_impulsive=1,
-                         spread_counts=True, slot_evenness=4.0, separate_caption_stream=True),
+    "long": CorpusPreset(
+        n_development=120,
+        n_evaluation=48,
+        min_duration=15.0,
+        max_duration=30.0,
+        event_count_weights=(0.1, 0.45, 0.45),
+        loudness_weights=(0.0, 1.0, 0.0),
+        companion_probability=0.3,
+        caption_style="regular",
+        max_count=4,
+        min_impulsive=1,
+        spread_counts=True,
+        slot_evenness=4.0,
+        separate_caption_stream=True,
+    ),
     # Clotho v1's sizes and durations, for speed benchmarks only
     "clotho-shaped": CorpusPreset(n_development=2893, n_evaluation=1045, min_duration=15.0, max_duration=30.0),
 }
@@ -101,8 +119,9 @@ def resolve_preset(preset: str | CorpusPreset, **overrides: Any) -> CorpusPreset
     if p.sample_rate != 44100:
         raise ValueError(f"the synthetic corpus is written at 44100 Hz, got sample_rate={p.sample_rate}")
     if not 1 <= p.max_count <= max(COUNT_WORDS):
-        raise ValueError(f"max_count must be 1..{max(COUNT_WORDS)} (the captions have no words beyond), "
-                         f"got {p.max_count}")
+        raise ValueError(
+            f"max_count must be 1..{max(COUNT_WORDS)} (the captions have no words beyond), got {p.max_count}"
+        )
     if not 0 <= p.min_impulsive <= p.max_events:
         raise ValueError(f"min_impulsive must be 0..max_events={p.max_events}, got {p.min_impulsive}")
     if p.min_impulsive and not any(EVENTS[name].impulsive for name in p.event_names):
