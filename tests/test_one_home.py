@@ -25,18 +25,6 @@ LIB = Path(aac_subsampling.__file__).resolve().parent
 CARD = "data/clotho_card.py"
 PAPER = "paper.py"
 
-# Files being moved into data/synthetic/ by someone else right now: they still type some of the card's
-# facts (SPLITS, the clip counts, caption file names) and write files atomically on their own. Empty this
-# list once they import data/clotho_card.py and aac_subsampling.atomic.
-AWAITING_SYNTHETIC_MOVE: tuple[str, ...] = (
-    "data/synthetic/",
-    "data/synthetic.py",
-    "data/synth_captions.py",
-    "data/synth_events.py",
-    "data/clotho_shaped.py",
-)
-# Being split by metric by someone else right now: SPICE's CoreNLP fetch stages jars and renames them.
-AWAITING_EVALUATION_SPLIT: tuple[str, ...] = ("evaluation/spice.py",)
 # Renames that move complete files or folders into place, not writes: a verified download, a bad
 # download moved aside, an unpacked archive's folder.
 RENAMES_THAT_ARE_NOT_WRITES: tuple[str, ...] = ("data/download.py", "data/clotho.py")
@@ -265,12 +253,7 @@ def _stray_facts(relative: str, tokens: list[tokenize.TokenInfo]) -> Iterator[st
 
 
 def test_no_stray_definitions_of_card_or_paper_facts():
-    stray = [
-        problem
-        for relative, source in _lib_files()
-        if not _exempt(relative, AWAITING_SYNTHETIC_MOVE)
-        for problem in _stray_facts(relative, _code_tokens(source))
-    ]
+    stray = [problem for relative, source in _lib_files() for problem in _stray_facts(relative, _code_tokens(source))]
     assert stray == []
 
 
@@ -295,9 +278,7 @@ def test_no_other_write_then_rename_in_lib():
     calls = {("os", "replace"), ("os", "rename"), ("shutil", "move")}
     found = []
     for relative, source in _lib_files():
-        if relative == "atomic.py" or _exempt(
-            relative, AWAITING_SYNTHETIC_MOVE, AWAITING_EVALUATION_SPLIT, RENAMES_THAT_ARE_NOT_WRITES
-        ):
+        if relative == "atomic.py" or _exempt(relative, RENAMES_THAT_ARE_NOT_WRITES):
             continue
         tokens = _code_tokens(source)
         for first, dot, second in zip(tokens, tokens[1:], tokens[2:]):

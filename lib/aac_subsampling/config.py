@@ -26,7 +26,7 @@ DecoderKind = Literal["paper", "attention"]
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Log mel-band energies (paper Section 4.1)."""
+    """Log mel-band energies (paper Section 3.1)."""
 
     sample_rate: int = 44100
     n_fft: int = 1024  # about 23 ms at 44.1 kHz
@@ -55,7 +55,7 @@ class FeatureConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Encoder-decoder of the paper (Section 3, L = 3, Xi = Psi = 256)."""
+    """Encoder-decoder of the paper (Section 2; L = 3, Xi = Psi = 256 in Section 3.2)."""
 
     n_mels: int = 64  # F, encoder input size
     encoder_layers: int = 3  # L
@@ -99,7 +99,7 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation and early stopping (Section 4.2)."""
+    """Optimisation and early stopping (Section 3.2)."""
 
     batch_size: int = 16
     # "clip": a batch holds batch_size clips with all their captions (what the authors' runs

@@ -1,4 +1,4 @@
-"""Log mel-band energies, the encoder's input (paper Section 4.1).
+"""Log mel-band energies, the encoder's input (paper Section 3.1).
 
 Every clip becomes a (T, F) float32 matrix: magnitude STFT (1024-sample window, hop 512, reflect
 padding, ``center=True`` so that T = 1 + floor(N / 512)), 64 Slaney-normalised mel bands from 0 Hz

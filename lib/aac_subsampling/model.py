@@ -1,4 +1,4 @@
-"""The paper's encoder-decoder with temporal sub-sampling between encoder layers (Section 3).
+"""The paper's encoder-decoder with temporal sub-sampling between encoder layers (Section 2).
 
 Encoder: L = 3 bi-directional GRU layers (Xi = 256 per direction). Between layers the output sequence
 is sub-sampled by a factor M (Eq. 4); layers l >= 2 add their (sub-sampled) input to their output

@@ -1,4 +1,4 @@
-"""Training loop (Section 4.2): Adam, early stopping on the epoch-mean training loss, checkpoints.
+"""Training loop (Section 3.2): Adam, early stopping on the epoch-mean training loss, checkpoints.
 
 Differences from the authors' code, all on purpose: seeds; gradient clipping (when asked for) acts
 *after* ``backward()``; an epoch's logits are never kept; a checkpoint after every epoch holds

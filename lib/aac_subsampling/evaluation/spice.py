@@ -27,8 +27,11 @@ import tempfile
 import urllib.request
 import zipfile
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+
+from aac_subsampling.atomic import atomic_path
 
 from .coco import pycocoevalcap_dir
 from .java import find_java, java_major_version
@@ -332,14 +335,16 @@ def _copy_member(archive: zipfile.ZipFile, member: str, target: Path) -> None:
         shutil.copyfileobj(src, dst, length=1 << 20)
 
 
-def _check_corenlp_jar(path: Path, *, models: bool) -> None:
+def _check_corenlp_jar(path: Path, *, models: bool, name: str | None = None) -> None:
+    """Raise unless ``path`` is a CoreNLP 3.6.0 jar; messages call it ``name`` (default: its file name)."""
+    name = name or path.name
     if not zipfile.is_zipfile(path):
-        raise RuntimeError(f"{path.name} from the CoreNLP zip is not a valid jar")
+        raise RuntimeError(f"{name} from the CoreNLP zip is not a valid jar")
     with zipfile.ZipFile(path) as jar:
         names = jar.namelist()
     ok = any(n.startswith(_CORENLP_MODELS_PREFIX) for n in names) if models else _CORENLP_PROBE_ENTRY in names
     if not ok:
-        raise RuntimeError(f"{path.name} does not look like a CoreNLP 3.6.0 jar")
+        raise RuntimeError(f"{name} does not look like a CoreNLP 3.6.0 jar")
 
 
 def fetch_corenlp(dest: Path | None = None, url: str = CORENLP_URL, *, timeout: float = 120.0) -> tuple[Path, Path]:
@@ -366,16 +371,14 @@ def fetch_corenlp(dest: Path | None = None, url: str = CORENLP_URL, *, timeout: 
             shutil.copyfileobj(response, out, length=1 << 20)
         if not zipfile.is_zipfile(zip_path):
             raise RuntimeError(f"download from {url} is not a zip file")
-        staged: list[Path] = []
-        with zipfile.ZipFile(zip_path) as archive:
-            for jar_name in CORENLP_JARS:
-                staged_path = work / jar_name
-                _copy_member(archive, f"{CORENLP_ZIP_FOLDER}/{jar_name}", staged_path)
-                _check_corenlp_jar(staged_path, models=jar_name.endswith("-models.jar"))
-                staged.append(staged_path)
-        final = tuple(target_dir / p.name for p in staged)
-        for src, dst in zip(staged, final):
-            os.replace(src, dst)
+        final = tuple(target_dir / jar_name for jar_name in CORENLP_JARS)
+        # Each jar is written to a temporary file beside its target; both are renamed into place when the
+        # block ends, i.e. only after both passed the checks (a failed check removes both temporaries).
+        with zipfile.ZipFile(zip_path) as archive, ExitStack() as install:
+            for jar_name, target in zip(CORENLP_JARS, final):
+                staged = install.enter_context(atomic_path(target))
+                _copy_member(archive, f"{CORENLP_ZIP_FOLDER}/{jar_name}", staged)
+                _check_corenlp_jar(staged, models=jar_name.endswith("-models.jar"), name=jar_name)
         return final[0], final[1]
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -41,6 +41,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from aac_subsampling.atomic import TEMP_INFIX, atomic_path
+from aac_subsampling.data.clotho_card import SPLITS, captions_file
 from aac_subsampling.data.reader import CSV_HEADER
 from aac_subsampling.data.synthetic.corpus import captions_csv_bytes, refuse_foreign_wavs, write_if_changed
 from aac_subsampling.data.synthetic.events import IMPULSIVE, band_noise, render_event, smooth_random
@@ -58,7 +60,6 @@ __all__ = [
     "main",
 ]
 
-SPLITS = ("development", "evaluation")
 SAMPLE_RATE = 44100
 MARKER = "clotho_shaped_corpus.json"
 FOREIGN_MARKER = "synthetic_corpus.json"  # a corpus of aac_subsampling.data.synthetic: never mix into it
@@ -171,12 +172,10 @@ def _make_one(args: tuple[Path, str, int, float, float, bool]) -> tuple[str, int
     if trust_existing and _header_ok(path, frames):
         return name, frames, False
     samples = clip_samples(name, seed, min_seconds, max_seconds)
-    tmp = path.with_name(f".{name}.tmp-{os.getpid()}")
     try:
-        sf.write(str(tmp), samples, SAMPLE_RATE, subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)  # atomic: an interrupted run never leaves a truncated wav under the real name
+        with atomic_path(path) as temporary:  # an interrupted run never leaves a truncated wav under the real name
+            sf.write(str(temporary), samples, SAMPLE_RATE, subtype="PCM_16", format="WAV")
     except (OSError, RuntimeError) as exc:  # soundfile's errors are RuntimeErrors
-        tmp.unlink(missing_ok=True)
         raise OSError(f"could not write clip {name!r} to {path}: {exc}") from exc
     return name, frames, True
 
@@ -231,7 +230,7 @@ def generate_clotho_shaped_corpus(
         )
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
-    rows = {split: read_caption_rows(captions_dir / f"clotho_captions_{split}.csv") for split in SPLITS}
+    rows = {split: read_caption_rows(captions_dir / captions_file(split)) for split in SPLITS}
     if limit is not None:
         rows = {split: split_rows[:limit] for split, split_rows in rows.items()}
 
@@ -252,7 +251,7 @@ def generate_clotho_shaped_corpus(
     for split in SPLITS:
         folder = out_dir / split
         folder.mkdir(exist_ok=True)
-        write_if_changed(out_dir / f"clotho_captions_{split}.csv", captions_csv_bytes(rows[split]))
+        write_if_changed(out_dir / captions_file(split), captions_csv_bytes(rows[split]))
         jobs = [(folder, name, seed, min_seconds, max_seconds, trust_existing) for name, _ in rows[split]]
         total_frames = 0
         step = max(1, len(jobs) // 10)
@@ -276,7 +275,7 @@ def generate_clotho_shaped_corpus(
                 pool.shutdown(cancel_futures=True)
         listed = {name for name, _ in rows[split]}
         for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-            stale_tmp = entry.name.startswith(".") and ".tmp-" in entry.name
+            stale_tmp = entry.name.startswith(".") and TEMP_INFIX in entry.name
             if stale_tmp or (entry.name.lower().endswith(".wav") and entry.name not in listed):
                 os.remove(entry.path)
                 if not stale_tmp:
@@ -296,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--captions-dir",
         required=True,
         type=Path,
-        help="folder with clotho_captions_development.csv and clotho_captions_evaluation.csv",
+        help=f"folder with {' and '.join(captions_file(split) for split in SPLITS)}",
     )
     parser.add_argument("--out", required=True, type=Path, help="folder to write the corpus into")
     parser.add_argument("--limit", type=int, default=None, help="keep only the first N clips of each split")

@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from aac_subsampling.atomic import write_bytes_atomic
+from aac_subsampling.data.clotho_card import captions_file
 from aac_subsampling.data.reader import CSV_HEADER
 from aac_subsampling.data.synthetic.captions import caption_words
 from aac_subsampling.data.synthetic.clips import clip_name, synthesise_clip
@@ -79,9 +81,7 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     """Write ``data`` atomically unless the file already holds exactly these bytes; True if written."""
     if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
         return False
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_bytes_atomic(path, data)
     return True
 
 
@@ -180,7 +180,7 @@ def generate_corpus(
                 removed.append(f"{split}/{entry.name}")
         events_doc = {"split": split, "seed": seed, "sample_rate": p.sample_rate, "clips": metadata}
         for path, data in (
-            (root / f"clotho_captions_{split}.csv", captions_csv_bytes(rows)),
+            (root / captions_file(split), captions_csv_bytes(rows)),
             (root / f"events_{split}.json", (json.dumps(events_doc, indent=1) + "\n").encode()),
         ):
             if write_if_changed(path, data):

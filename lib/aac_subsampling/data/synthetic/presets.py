@@ -12,13 +12,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from aac_subsampling.data.clotho_card import CLIP_SECONDS, CLOTHO_V1_COUNTS, SPLITS
 from aac_subsampling.data.synthetic.captions import COUNT_WORDS
 from aac_subsampling.data.synthetic.events import EVENT_NAMES, EVENTS
 
 __all__ = ["MIN_DURATION", "SPLITS", "CorpusPreset", "PRESETS", "resolve_preset"]
 
 MIN_DURATION = 3.0  # seconds; sub-sampling M = 16 needs 256 frames (~2.97 s at 44.1 kHz)
-SPLITS = ("development", "evaluation")
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,12 @@ PRESETS: dict[str, CorpusPreset] = {
         separate_caption_stream=True,
     ),
     # Clotho v1's sizes and durations, for speed benchmarks only
-    "clotho-shaped": CorpusPreset(n_development=2893, n_evaluation=1045, min_duration=15.0, max_duration=30.0),
+    "clotho-shaped": CorpusPreset(
+        n_development=CLOTHO_V1_COUNTS["development"],
+        n_evaluation=CLOTHO_V1_COUNTS["evaluation"],
+        min_duration=CLIP_SECONDS[0],
+        max_duration=CLIP_SECONDS[1],
+    ),
 }
 
 
