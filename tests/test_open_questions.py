@@ -132,6 +132,26 @@ def test_verdicts_are_written_from_the_numbers(study_folder):
     assert study.study_record(results)["key"] == {"stage": "test"}
 
 
+def test_an_interval_that_excludes_0_only_below_the_reported_precision_is_no_difference():
+    def row(metric, difference, low, high):
+        return {
+            "question": "padding",
+            "comparison": "silence_padding - paper",
+            "M": 1,
+            "metric": metric,
+            "difference": difference,
+            "ci_low": low,
+            "ci_high": high,
+        }
+
+    comparisons = pd.DataFrame([row("BLEU4", 2e-8, 5e-17, 6e-8), row("CIDEr", 0.0004, 0.0002, 0.0009)])
+    assert "no metric's interval excludes 0 (2 metrics)" in study.verdict(comparisons, pd.DataFrame(), "padding", 1)
+    comparisons.loc[1, ["difference", "ci_low", "ci_high"]] = (0.004, 0.0006, 0.009)
+    assert "intervals exclude 0 for 1 of 2 metrics (CIDEr +)" in study.verdict(
+        comparisons, pd.DataFrame(), "padding", 1
+    )
+
+
 def test_publishing_the_study_keeps_the_published_main_results_and_back(tmp_path):
     target, figures = tmp_path / "published", tmp_path / "figures"
     main = tmp_path / "main"

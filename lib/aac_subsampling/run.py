@@ -176,7 +176,7 @@ def parse_arguments(argv: list[str] | None = None) -> RunOptions:
         "--open-questions",
         action="store_true",
         help="after the tables, run notebook 05 (padding, batches, the authors' code, attention: "
-        "4 variants x seeds 0-2 x M 1 and 16; about 40 min on 2 CPU cores with quick)",
+        "4 variants x seeds 0-2 x M 1 and 16; about an hour on 2 CPU cores with quick)",
     )
     extra.add_argument(
         "--open-questions-only",

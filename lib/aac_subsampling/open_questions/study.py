@@ -175,12 +175,23 @@ def compare_all(
     return pd.DataFrame(rows)
 
 
+REPORTED_DECIMALS = 3  # metric differences are reported, and judged, at this precision
+
+
 def _interval_phrase(row: pd.Series) -> str:
-    return f"{row['difference']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+    d = REPORTED_DECIMALS
+    return f"{row['difference']:+.{d}f} [{row['ci_low']:+.{d}f}, {row['ci_high']:+.{d}f}]"
 
 
 def _excludes_zero(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[(frame["ci_low"] > 0) | (frame["ci_high"] < 0)]
+    """Rows whose interval excludes 0 at the reported precision.
+
+    A bootstrap interval can exclude 0 by 1e-15 when a few captions change a metric that is itself about 0
+    (BLEU-4 of an under-trained model); such an interval reads [+0.000, +0.000] and is not a difference.
+    """
+    low = frame["ci_low"].round(REPORTED_DECIMALS)
+    high = frame["ci_high"].round(REPORTED_DECIMALS)
+    return frame[(low > 0) | (high < 0)]
 
 
 def verdict(comparisons: pd.DataFrame, changed: pd.DataFrame, question: str, factor: int) -> str:
