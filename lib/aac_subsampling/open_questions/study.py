@@ -84,7 +84,10 @@ def _job(
     torch.set_num_threads(threads)
     started = time.perf_counter()
     train_and_evaluate(profile, variant, factor, seed, results_dir, device=device, max_epochs=max_epochs)
-    return variant, seed, factor, time.perf_counter() - started
+    now_s = time.perf_counter() - started
+    training = json.loads(layout.training_record(variant_dir(results_dir, variant), seed, factor).read_text())
+    # The training's own wall time, kept in its record, so that a rerun that reuses it still shows its cost.
+    return variant, seed, factor, float(training["wall_time_s"]), now_s
 
 
 def run_trainings(
@@ -102,17 +105,24 @@ def run_trainings(
     threads = max(1, (os.cpu_count() or 1) // jobs)
     arguments = [(profile, v, m, s, str(results_dir), device, max_epochs, threads) for v, s, m in todo]
     done = []
+
+    def report(job: tuple) -> None:
+        done.append(job)
+        variant, seed, factor, training_s, now_s = job
+        print(
+            f"{variant} seed={seed} M={factor}: ready (training {training_s:.0f} s; this call {now_s:.0f} s)",
+            flush=True,
+        )
+
     if jobs == 1:
         for args in arguments:
-            done.append(_job(*args))
-            print(f"{done[-1][0]} seed={done[-1][1]} M={done[-1][2]}: ready ({done[-1][3]:.0f} s)", flush=True)
+            report(_job(*args))
     else:  # separate processes (spawned: a forked torch may deadlock), one thread each on a CPU
         with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_job, *args) for args in arguments]
-            for future in as_completed(futures):
-                done.append(future.result())
-                print(f"{done[-1][0]} seed={done[-1][1]} M={done[-1][2]}: ready ({done[-1][3]:.0f} s)", flush=True)
-    return pd.DataFrame(done, columns=["variant", "seed", "M", "seconds"]).sort_values(["M", "variant", "seed"])
+            for future in as_completed([pool.submit(_job, *args) for args in arguments]):
+                report(future.result())
+    columns = ["variant", "seed", "M", "training_s", "this_call_s"]
+    return pd.DataFrame(done, columns=columns).sort_values(["M", "variant", "seed"])
 
 
 def _runs(folder: Path, seeds: Sequence[int], factor: int) -> list[ClipScores]:
