@@ -69,6 +69,11 @@ def test_sweep_writes_tables_from_the_runs(smoke_sweep):
         assert rows[1][[1, 2, 4, 8, 16].index(m) + 1] == f"{evaluation['metrics']['BLEU1']:.6f}"
         assert (results / "executed" / f"02_training_seed0_M{m}.ipynb").exists()
         assert evaluation["key"]["training"]["M"] == m  # every record holds its run key
+        training = json.loads((results / "seed0" / f"M{m}" / "training.json").read_text())
+        for record in (training, evaluation):  # peak memory of the process (torch alone is over 100 MB)
+            assert record["peak_memory"]["host_rss_bytes"] > 100 * 2**20
+            on_cpu = evaluation["device"] == "cpu"  # no GPU count there; on CUDA, bytes
+            assert (record["peak_memory"]["gpu_allocated_bytes"] is None) == on_cpu
     for figure in ("metrics_vs_M.png", "inference_time_vs_M.png", "encoder_length_vs_M.png"):
         assert (results / "figures" / figure).stat().st_size > 1000
     executed = json.loads((results / "executed" / "03_evaluation_seed0_M4.ipynb").read_text())

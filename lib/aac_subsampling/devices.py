@@ -78,6 +78,24 @@ def peak_memory_bytes(device: DeviceLike) -> int | None:
     return None
 
 
+def peak_host_memory_bytes() -> int:
+    """Peak resident memory of this process so far (its high-water mark, VmHWM), in bytes.
+
+    A process that ran several trainings reports its peak over all of them.
+    """
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)  # bytes on macOS, KiB on Linux
+
+
+def peak_memory(device: DeviceLike) -> dict[str, int | None]:
+    """What a record keeps: the process's peak resident memory and, on CUDA, the peak bytes held by tensors
+    since :func:`reset_peak_memory` (None on CPU)."""
+    return {"host_rss_bytes": peak_host_memory_bytes(), "gpu_allocated_bytes": peak_memory_bytes(device)}
+
+
 def describe(device: DeviceLike) -> str:
     """A human name: the GPU's name (e.g. 'NVIDIA H100 80GB HBM3') or 'cpu'."""
     device = torch.device(device)

@@ -30,7 +30,7 @@ from aac_subsampling.data.clotho_card import SPLITS
 from aac_subsampling.data.feature_cache import cache_features
 from aac_subsampling.data.reader import Clip, read_split
 from aac_subsampling.decoding import greedy_decode
-from aac_subsampling.devices import resolve_device, synchronize
+from aac_subsampling.devices import peak_memory, reset_peak_memory, resolve_device, synchronize
 from aac_subsampling.features import BandStatistics, band_statistics
 from aac_subsampling.model import (
     encoder_output_length,
@@ -307,6 +307,7 @@ def train_subsampling_model(
     prepared_dir = Path(prepared_dir) if prepared_dir is not None else results_dir
     prepared = load_prepared(prepared_dir)
     config = run_config(profile_name, factor, seed, device, max_epochs, overrides)
+    reset_peak_memory(resolve_device(device))
     directory = layout.run_dir(results_dir, seed, factor)
     directory.mkdir(parents=True, exist_ok=True)
     checkpoint = directory / layout.CHECKPOINT_FILE
@@ -345,6 +346,7 @@ def train_subsampling_model(
         "vocabulary_size": len(prepared.vocabulary),
         "run": run_metadata(seed, str(resolve_device(device))),
         "wall_time_s": time.perf_counter() - started,
+        "peak_memory": peak_memory(resolve_device(device)),
         "key": key,
     }
     write_json(directory / layout.TRAINING_RECORD, record)
@@ -407,6 +409,7 @@ def evaluate_subsampling_model(
     results_dir = Path(results_dir)
     prepared = load_prepared(Path(prepared_dir) if prepared_dir is not None else results_dir)
     config = run_config(profile_name, factor, seed, device, max_epochs, overrides)
+    reset_peak_memory(resolve_device(config.device))
     model = load_trained_model(results_dir, seed, factor, config, len(prepared.vocabulary))
     directory = layout.run_dir(results_dir, seed, factor)
 
@@ -457,6 +460,7 @@ def evaluate_subsampling_model(
         "parameters_D4367": paper_parameter_count(PAPER_VOCABULARY_SIZE, config.model),
         "parameters_trained": sum(p.numel() for p in model.parameters()),
         "run": run_metadata(seed, str(target)),
+        "peak_memory": peak_memory(target),
         "key": runkey.evaluation_key(directory / layout.TRAINING_RECORD, bootstrap_resamples),
     }
     write_json(directory / layout.EVALUATION_RECORD, record)
