@@ -84,12 +84,10 @@ def test_sweep_writes_tables_from_the_runs(smoke_sweep):
 def test_second_run_skips_every_stage(smoke_sweep):
     results, _, env = smoke_sweep
     before = (results / "seed0" / "M4" / "training.json").stat().st_mtime
-    started = time.monotonic()
     completed = _run_all(results, env=env)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.count("[skipped]") == 12  # data, 5 x (training, evaluation), tables
     assert (results / "seed0" / "M4" / "training.json").stat().st_mtime == before
-    assert time.monotonic() - started < 30  # environment check, preflight, 12 record comparisons
 
 
 def test_killed_run_continues_from_its_checkpoint(smoke_sweep, tmp_path):

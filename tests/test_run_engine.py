@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -38,12 +37,10 @@ def test_first_run_runs_every_stage_and_a_second_skips_them_all(tmp_path, corpus
     engine_for(tmp_path, corpus, notebooks).run()
     assert [c[0][:2] for c in notebooks.calls] == ["01", "02", "03", "02", "03", "04"]
     again = FakeNotebooks()
-    started = time.perf_counter()
     engine = engine_for(tmp_path, corpus, again)
     engine.run()
     assert again.calls == []
     assert [outcome for _, outcome in engine.summary] == ["skipped"] * 6
-    assert time.perf_counter() - started < 5
 
 
 def test_another_seed_retrains_instead_of_reusing(tmp_path, corpus):
@@ -163,8 +160,7 @@ def test_a_second_run_on_the_same_folder_refuses_at_once(tmp_path):
     results = tmp_path / "results"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "lib")}
     with RunLock(results):
-        started = time.perf_counter()
-        completed = subprocess.run(
+        completed = subprocess.run(  # a run that waited for the lock instead of refusing would time out
             [
                 sys.executable,
                 "-m",
@@ -180,10 +176,8 @@ def test_a_second_run_on_the_same_folder_refuses_at_once(tmp_path):
             env=env,
             timeout=60,
         )
-        took = time.perf_counter() - started
     assert completed.returncode == 3, completed.stdout + completed.stderr
     assert f"pid {os.getpid()}" in completed.stderr and "another run is working on" in completed.stderr
-    assert took < 5
 
 
 def test_a_stale_lock_of_a_killed_run_is_taken_over(tmp_path):

@@ -457,9 +457,25 @@ def execute_in_subprocess(
         target=_notebook_job, args=(str(notebook), str(output), parameters, kernel, str(log_path), threads)
     )
     process.start()
-    process.join()
+    try:
+        process.join()
+    except BaseException:  # Ctrl-C or SIGTERM sent to this process alone: stop the notebook too, then re-raise
+        stop_process(process)
+        raise
     if process.exitcode != 0:
         raise RuntimeError(f"the notebook's process ended with exit code {process.exitcode}")
+
+
+def stop_process(process: multiprocessing.process.BaseProcess, grace_s: float = 10.0) -> None:
+    """SIGINT first (papermill then shuts its kernel down), SIGTERM after ``grace_s``, SIGKILL last.
+
+    Without this an interrupted engine waited for its notebook: multiprocessing joins live children at exit.
+    """
+    for stop in (lambda: os.kill(process.pid, signal.SIGINT), process.terminate, process.kill):
+        if not process.is_alive():
+            return
+        stop()
+        process.join(grace_s)
 
 
 # -------------------------------------------------------------------------------------- helpers
