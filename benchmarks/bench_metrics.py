@@ -78,7 +78,8 @@ def stage_breakdown(preds: dict[str, str], refs: dict[str, list[str]], java: str
         tokens = fallback
     n = len(ids)
     tok_preds = tokens[:n]
-    tok_refs = [tokens[n + 5 * k : n + 5 * k + 5] for k in range(n)]
+    ends = np.cumsum([len(refs[i]) for i in ids]) + n  # each clip's references follow the n predictions in order
+    tok_refs = [tokens[end - len(refs[i]) : end] for i, end in zip(ids, ends)]
     rows.append(("BLEU1-4", timed(lambda: bleu_scores(tok_refs, tok_preds))[0]))
     rows.append(("ROUGE_L", timed(lambda: rouge_scores(tok_refs, tok_preds))[0]))
     rows.append(("CIDEr (CIDEr-D)", timed(lambda: cider_scores(tok_refs, tok_preds))[0]))
