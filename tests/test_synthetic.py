@@ -113,22 +113,26 @@ def test_captions_are_five_distinct_and_8_to_20_words(tmp_path: Path) -> None:
     assert set().union(*(caption_words(c) for clip in clips for c in clip.captions)) <= vocabulary()
 
 
+# Words by which a caption names each event kind of the synthetic corpora.
+EVENT_KEYWORDS = {
+    "dog_bark": ("dog",),
+    "bird_chirp": ("bird",),
+    "bell": ("bell",),
+    "knocking": ("knock",),
+    "car_horn": ("horn",),
+    "rain": ("rain",),
+    "wind": ("wind",),
+    "car_engine": ("engine", "motor"),
+    "footsteps": ("walk", "footsteps"),
+    "siren": ("siren",),
+    "running_water": ("water", "stream", "tap"),
+    "applause": ("applau", "clap"),
+}
+
+
 def test_captions_state_the_events_of_the_ground_truth(smoke: Path) -> None:
     """Each caption names every event of its clip (by a keyword of that event)."""
-    keywords = {
-        "dog_bark": ("dog",),
-        "bird_chirp": ("bird",),
-        "bell": ("bell",),
-        "knocking": ("knock",),
-        "car_horn": ("horn",),
-        "rain": ("rain",),
-        "wind": ("wind",),
-        "car_engine": ("engine", "motor"),
-        "footsteps": ("walk", "footsteps"),
-        "siren": ("siren",),
-        "running_water": ("water", "stream", "tap"),
-        "applause": ("applau", "clap"),
-    }
+    keywords = EVENT_KEYWORDS
     counts = {1: ("once", "one time", "single"), 2: ("twice", "two times"), 3: ("three times", "thrice")}
     events = json.loads((smoke / "events_development.json").read_text())["clips"]
     assert set(keywords) == set(EVENT_NAMES)
@@ -225,21 +229,6 @@ def test_both_caption_styles_name_events_and_regular_keeps_their_order(tmp_path:
 
 
 # --- the ``long`` preset: Clotho's durations, captions that state event order and counts -----------
-
-EVENT_KEYWORDS = {
-    "dog_bark": ("dog",),
-    "bird_chirp": ("bird",),
-    "bell": ("bell",),
-    "knocking": ("knock",),
-    "car_horn": ("horn",),
-    "rain": ("rain",),
-    "wind": ("wind",),
-    "car_engine": ("engine", "motor"),
-    "footsteps": ("walk", "footsteps"),
-    "siren": ("siren",),
-    "running_water": ("water", "stream", "tap"),
-    "applause": ("applau", "clap"),
-}
 
 
 def long_plans(seed: int = 0) -> list[tuple[str, ClipPlan]]:

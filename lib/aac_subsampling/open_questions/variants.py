@@ -102,31 +102,13 @@ def train_and_evaluate(
     overrides = get_variant(variant).overrides
     expected = expected_training_key(profile, variant, factor, seed, results_dir, max_epochs)
     training_record = layout.training_record(folder, seed, factor)
+    shared = dict(seed=seed, device=device, progress=progress, max_epochs=max_epochs, overrides=overrides)
     if runkey.read_key(training_record) != expected:
-        train_subsampling_model(
-            profile,
-            factor,
-            folder,
-            seed=seed,
-            device=device,
-            progress=progress,
-            max_epochs=max_epochs,
-            overrides=overrides,
-            prepared_dir=results_dir,
-        )
+        train_subsampling_model(profile, factor, folder, prepared_dir=results_dir, **shared)
     evaluation_record = layout.evaluation_record(folder, seed, factor)
     if runkey.read_key(evaluation_record) != runkey.evaluation_key(training_record, bootstrap_resamples):
         evaluate_subsampling_model(
-            profile,
-            factor,
-            folder,
-            seed=seed,
-            device=device,
-            bootstrap_resamples=bootstrap_resamples,
-            progress=progress,
-            max_epochs=max_epochs,
-            overrides=overrides,
-            prepared_dir=results_dir,
+            profile, factor, folder, prepared_dir=results_dir, bootstrap_resamples=bootstrap_resamples, **shared
         )
     return json.loads(evaluation_record.read_text())
 
