@@ -115,6 +115,20 @@ def test_parallel_trainings_finish_the_others_when_one_fails(tmp_path, corpus):
         assert layout.training_record(tmp_path / "results", seed, factor).exists()
 
 
+def test_lanes_are_used_only_when_two_or_more_trainings_are_due(tmp_path, corpus, monkeypatch):
+    parallel_runs = []
+    original = Engine.train_in_parallel
+    monkeypatch.setattr(
+        Engine, "train_in_parallel", lambda self, pairs: parallel_runs.append(pairs) or original(self, pairs)
+    )
+    engine_for(tmp_path, corpus, FakeNotebooks(), factors=[4], jobs=2).run()
+    assert parallel_runs == []  # one training: in the engine's process, with all the cores
+    engine_for(tmp_path, corpus, FakeNotebooks(), factors=[1, 4, 16], jobs=2).run()
+    assert parallel_runs == [[(0, 1), (0, 4), (0, 16)]]  # M = 4 is reused; two are due
+    engine_for(tmp_path, corpus, FakeNotebooks(), factors=[1, 4, 16], jobs=2, force=True).run()
+    assert len(parallel_runs) == 2
+
+
 def test_gpus_give_one_lane_per_gpu_and_job(tmp_path, corpus):
     options = RunOptions(profile="smoke", data_dir=corpus, results_dir=tmp_path, gpus=[0, 1], jobs=2)
     assert options.lanes == ["cuda:0", "cuda:0", "cuda:1", "cuda:1"]

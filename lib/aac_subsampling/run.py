@@ -399,7 +399,8 @@ class Engine:
     def run_main(self) -> None:
         options = self.options
         pairs = [(seed, factor) for seed in options.seeds for factor in options.factors]
-        if len(options.lanes) > 1:
+        to_train = [pair for pair in pairs if why_run(training_stage(options, *pair), options.force) is not None]
+        if len(options.lanes) > 1 and len(to_train) > 1:  # a lone training gets every core, not one lane's share
             self.train_in_parallel(pairs)
             for seed, factor in pairs:  # one at a time: Table 2's inference time is measured alone
                 self.run_stage(evaluation_stage(options, seed, factor))
