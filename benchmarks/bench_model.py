@@ -123,12 +123,11 @@ def main() -> None:
         f"# one training step: batch of {args.batch_size} clips x 5 captions, T = {args.frames}, "
         f"D = {PAPER_VOCABULARY_SIZE}"
     )
-    print(f"{'M':>3} {'step_s':>8} {'vs M=1':>7} {'peak_MiB':>9}")
-    baseline = None
-    for factor in args.factors:
-        row = run_isolated(["--factors", str(factor), *common])
-        baseline = baseline or row["step_s"]
-        print(f"{factor:>3} {row['step_s']:>8.2f} {row['step_s'] / baseline:>7.2f} {row['peak_mib']:>9.0f}")
+    rows = [run_isolated(["--factors", str(factor), *common]) for factor in args.factors]
+    baseline = next((row for row in rows if row["M"] == 1), rows[0])  # ratios to M = 1, or to the first M
+    print(f"{'M':>3} {'step_s':>8} {'vs M=' + str(baseline['M']):>7} {'peak_MiB':>9}")
+    for row in rows:
+        print(f"{row['M']:>3} {row['step_s']:>8.2f} {row['step_s'] / baseline['step_s']:>7.2f} {row['peak_mib']:>9.0f}")
     if args.no_mode_comparison:
         return
 
