@@ -15,8 +15,12 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
+# A shell without job control (CI, `cmd &`) starts its children with SIGINT ignored; a terminal's Ctrl-C reaches a
+# process that has Python's handler, so the driver restores it.
 DRIVER = """
+import signal
 import sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from pathlib import Path
 from aac_subsampling.run import execute_in_subprocess
 execute_in_subprocess(Path(sys.argv[1]), Path(sys.argv[2]), {}, "python3", Path(sys.argv[3]))
