@@ -1,6 +1,6 @@
 """Training-step time and peak memory per sub-sampling factor M, and clip-mode vs caption-mode batches.
 
-Each M runs in its own subprocess so that its peak resident memory (ru_maxrss) is its own. Prints a
+Each M runs in its own subprocess so that its peak resident memory (VmHWM) is its own. Prints a
 table; nothing is asserted. Re-measure with:
 
     python benchmarks/bench_model.py                      # T = 1292, batch 16, M in 1 2 4 8 16
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import torch
 from aac_subsampling.batching import CaptionDataset
 from aac_subsampling.config import Config
 from aac_subsampling.data.clotho_card import CAPTIONS_PER_CLIP
+from aac_subsampling.devices import peak_host_memory_bytes, peak_memory_bytes
 from aac_subsampling.loss import token_weights, weighted_cross_entropy
 from aac_subsampling.paper import PAPER_VOCABULARY_SIZE, SHORTEST_CLIP_FRAMES
 from aac_subsampling.training import build_model, resolve_device
@@ -65,9 +65,8 @@ def time_steps(factor: int, frames: int, steps: int, batch_size: int, mode: str,
             durations.append(time.perf_counter() - started)
             encoder_passes += batch.features.shape[0]
             captions += batch.targets.shape[0]
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if target.type == "cuda":
-        peak_mib = torch.cuda.max_memory_allocated() / 2**20
+    gpu_peak = peak_memory_bytes(target)  # None on the CPU, where the process's peak RSS is what counts
+    peak_mib = (gpu_peak if gpu_peak is not None else peak_host_memory_bytes()) / 2**20
     return {
         "M": factor,
         "mode": mode,

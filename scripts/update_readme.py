@@ -19,7 +19,7 @@ import pandas as pd
 
 from aac_subsampling import layout, tables
 from aac_subsampling.data.clotho_card import CLOTHO_V1_COUNTS
-from aac_subsampling.open_questions.study import load_study
+from aac_subsampling.open_questions.study import interval_phrase, load_study
 from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
 from aac_subsampling.publish import published_dir
 
@@ -115,11 +115,7 @@ def claims_block(profile: str) -> str:
 
 
 def _interval(row: pd.Series) -> str:
-    return (
-        ""
-        if pd.isna(row["difference"])
-        else (f"{row['difference']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]")
-    )
+    return "" if pd.isna(row["difference"]) else interval_phrase(row)
 
 
 def study_comparisons_block(profile: str, metrics: tuple[str, ...] = ("BLEU1", "ROUGE_L", "METEOR", "CIDEr")) -> str:

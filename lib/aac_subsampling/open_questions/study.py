@@ -188,7 +188,8 @@ def compare_all(
 REPORTED_DECIMALS = 3  # metric differences are reported, and judged, at this precision
 
 
-def _interval_phrase(row: pd.Series) -> str:
+def interval_phrase(row: pd.Series) -> str:
+    """A paired difference and its interval as the tables show it: +0.012 [-0.003, +0.027]."""
     d = REPORTED_DECIMALS
     return f"{row['difference']:+.{d}f} [{row['ci_low']:+.{d}f}, {row['ci_high']:+.{d}f}]"
 
@@ -220,7 +221,7 @@ def verdict(comparisons: pd.DataFrame, changed: pd.DataFrame, question: str, fac
         rows = rows[rows["comparison"] == f"padded_batched - {REFERENCE_DECODE}"]
     primary = rows[rows["metric"] == PRIMARY_METRIC]
     if len(primary):
-        parts.append(f"{primary.iloc[0]['comparison']}: {PRIMARY_METRIC} {_interval_phrase(primary.iloc[0])}")
+        parts.append(f"{primary.iloc[0]['comparison']}: {PRIMARY_METRIC} {interval_phrase(primary.iloc[0])}")
     clear = _excludes_zero(rows)
     if len(clear):
         signs = ", ".join(f"{r.metric} {'+' if r.difference > 0 else '-'}" for r in clear.itertuples())
