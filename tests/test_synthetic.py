@@ -57,7 +57,7 @@ def test_same_seed_gives_byte_identical_files(smoke: Path, tmp_path: Path) -> No
     generate_corpus(again, "smoke", seed=0, workers=2)  # worker count must not matter
     first, second = all_files(smoke), all_files(again)
     assert first.keys() == second.keys()
-    assert len([k for k in first if k.endswith(".wav")]) == 12
+    assert len([k for k in first if k.endswith(".wav")]) == 8 + 4 + 4  # development, evaluation, validation
     for name in first:
         assert first[name] == second[name], name
     other = tmp_path / "other seed"
@@ -66,6 +66,24 @@ def test_same_seed_gives_byte_identical_files(smoke: Path, tmp_path: Path) -> No
         all_files(other)["development/synthetic development 0000.wav"]
         != first["development/synthetic development 0000.wav"]
     )
+
+
+def test_the_validation_split_leaves_the_other_splits_unchanged_and_can_be_left_out(
+    smoke: Path, tmp_path: Path
+) -> None:
+    """The validation split draws its own random streams: with or without it, development and evaluation are
+    byte-identical; without it, no validation file is left behind (also when regenerating over a corpus with one)."""
+    with_validation = all_files(smoke)
+    assert sum(k.startswith("validation/") and k.endswith(".wav") for k in with_validation) == 4
+    assert "clotho_captions_validation.csv" in with_validation and "events_validation.json" in with_validation
+    root = tmp_path / "corpus"
+    generate_corpus(root, "smoke", seed=0)
+    generate_corpus(root, "smoke", seed=0, n_validation=0)
+    without = all_files(root)
+    assert not any("validation" in k for k in without), [k for k in without if "validation" in k]
+    for name, data in without.items():
+        if name.startswith(("development/", "evaluation/")) or name.endswith(("development.csv", "evaluation.csv")):
+            assert data == with_validation[name], name
 
 
 def test_regenerating_rewrites_nothing_and_prunes_stale_clips(smoke: Path, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ SubsamplingMode = Literal["floor", "ceil"]
 ResidualMode = Literal["paper", "code"]
 DropoutPlacement = Literal["paper", "code"]
 BatchMode = Literal["clip", "caption"]
+StopOn = Literal["training_loss", "validation_cider"]
 SequenceMode = Literal["padded", "packed"]
 Padding = Literal["zeros", "silence"]
 DecoderKind = Literal["paper", "attention"]
@@ -109,7 +110,16 @@ class TrainConfig:
     learning_rate: float = 1e-4
     max_epochs: int = 1000
     patience: int = 100  # epochs without improvement before stopping
-    min_improvement: float = 1e-3  # the epoch-mean loss must fall by more than this
+    # What early stopping watches and which epoch's weights are kept. "training_loss" (paper): the
+    # epoch-mean training loss must fall by more than min_improvement. "validation_cider": CIDEr-D of
+    # greedy captions of the corpus's validation split (checked every validate_every epochs) must rise
+    # by more than min_improvement; the synthetic corpora have that split, Clotho v1 has none.
+    stop_on: StopOn = "training_loss"
+    min_improvement: float = 1e-3
+    # Every this many epochs (and after the last), decode the validation split with its own audio and
+    # with the audio of other clips, and record both CIDEr-D in the history (learning curves); 0: never.
+    # Decisions use the validation split only; the evaluation split is never looked at in training.
+    validate_every: int = 0
     grad_clip_norm: float | None = None  # applied after backward(); off, as in what actually ran
     seed: int = 0
     shuffle: bool = True

@@ -7,7 +7,9 @@ Every function takes tables already computed (by :mod:`aac_subsampling.tables` a
 * :func:`relative_change_vs_m`: ours and the paper's change relative to M = 1, each in its own panel;
 * :func:`paired_differences_vs_m`: M - M=1 with its paired 95 % interval (``comparisons.csv``);
 * :func:`training_loss_vs_epoch`: training loss per M (numeric legend order), every seed;
-* :func:`inference_time_vs_m`, :func:`encoder_length_vs_m`: Table 2.
+* :func:`inference_time_vs_m`, :func:`encoder_length_vs_m`: Table 2;
+* :func:`learning_curves`, :func:`listening_vs_m`, :func:`facts_vs_m`: whether the models listen, and what
+  they get right (issue "Models that caption").
 """
 
 from __future__ import annotations
@@ -263,4 +265,109 @@ def encoder_length_vs_m(table2: pd.DataFrame, path: Path | str, paper_table2: pd
     axis.set_ylabel("encoder output length T_L")
     axis.set_title("Table 2: sequence length after the encoder")
     axis.legend(fontsize=7)
+    return _save(figure, path)
+
+
+def learning_curves(histories: pd.DataFrame, path: Path | str) -> Path:
+    """Validation CIDEr-D against optimiser steps, per M: with the clips' own audio (solid) and with other
+    clips' audio (dashed), the mean over seeds; the gap between them is what the model takes from the audio."""
+    data = histories.dropna(subset=["validation_cider"])
+    figure, axis = plt.subplots(figsize=(6.4, 3.8))
+    factors = sorted(data["M"].unique().tolist())
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, max(1, len(factors))))
+    for color, factor in zip(colors, factors):
+        curve = data[data["M"] == factor].groupby("step")[["validation_cider", "validation_cider_swapped"]].mean()
+        axis.plot(curve.index, curve["validation_cider"], "-", color=color, lw=1.6, label=f"M={factor}")
+        axis.plot(curve.index, curve["validation_cider_swapped"], "--", color=color, lw=1.0)
+    axis.set_xlabel("optimiser steps")
+    axis.set_ylabel("validation CIDEr-D")
+    axis.set_title("Learning curves (solid: own audio; dashed: another clip's audio)")
+    if factors:
+        axis.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _save(figure, path)
+
+
+def listening_vs_m(
+    audio_dependence: pd.DataFrame, floors: pd.DataFrame, path: Path | str, metric: str = "CIDEr"
+) -> Path:
+    """``metric`` per M with the clips' own audio and with swapped audio (seed-mean over the pooled rows of
+    ``audio_dependence.csv``, own-audio interval from the paired table) and the audio-blind floors as lines."""
+    figure, axis = plt.subplots(figsize=(6.0, 3.6))
+    pooled = audio_dependence[(audio_dependence["metric"] == metric) & (audio_dependence["seed"] == "pooled")]
+    pooled = pooled.sort_values("M")
+    factors = pooled["M"].astype(int).tolist()
+    if factors:
+        axis.plot(pooled["M"], pooled["score"], "-o", ms=4, color=OURS_COLOR, label="own audio")
+        axis.plot(pooled["M"], pooled["swapped_score"], "--s", ms=4, color="tab:red", label="another clip's audio")
+        _log2_axis(axis, factors)
+    styles = {"constant": ("tab:gray", ":"), "language_prior": ("black", "-.")}
+    rows = floors[floors["metric"] == metric].drop_duplicates("floor")
+    for row in rows.itertuples():
+        color, style = styles.get(row.floor, ("tab:gray", ":"))
+        axis.axhline(row.floor_score, color=color, ls=style, lw=1.2, label=f"{row.floor.replace('_', '-')} caption")
+    axis.set_xlabel("sub-sampling factor M")
+    axis.set_ylabel(metric)
+    axis.set_title(f"Does each M listen? {metric} (seed-mean)")
+    axis.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _save(figure, path)
+
+
+def facts_vs_m(facts: pd.DataFrame, path: Path | str) -> Path:
+    """One panel per fact of ``facts.csv``: each M's seed-mean share right with its 95 % interval, and the
+    floors' shares as lines."""
+    names = list(dict.fromkeys(facts["fact"]))
+    figure, axes = _panels(len(names), columns=len(names), size=(2.6, 2.6))
+    for axis, fact in zip(axes, names):
+        data = facts[(facts["fact"] == fact) & facts["M"].notna()].sort_values("M")
+        factors = data["M"].astype(int).tolist()
+        axis.errorbar(
+            data["M"].astype(int),
+            data["mean"],
+            yerr=[data["mean"] - data["ci_low"], data["ci_high"] - data["mean"]],
+            fmt="-o",
+            ms=4,
+            color=OURS_COLOR,
+            capsize=2,
+        )
+        for row in facts[(facts["fact"] == fact) & facts["M"].isna()].itertuples():
+            axis.axhline(row.mean, color="gray", ls=":" if row.system == "constant" else "-.", lw=1.0)
+        if factors:
+            _log2_axis(axis, factors)
+        axis.set_ylim(-0.03, 1.03)
+        axis.set_title(fact.replace("_", " "), fontsize=9)
+        axis.set_xlabel("M")
+    figure.suptitle("Facts right per M (lines: constant dotted, language prior dash-dot)", fontsize=9)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def training_history(history: list[dict[str, float]], title: str, path: Path | str) -> Path:
+    """One training's record for notebook 02: the epoch-mean loss against optimiser steps and, where the
+    training validated, validation CIDEr-D with the clips' own and with swapped audio (right axis); the best
+    epoch, whose weights are kept, marked."""
+    data = pd.DataFrame(history)
+    steps = data["step"] if "step" in data else data["epoch"] + 1
+    figure, axis = plt.subplots(figsize=(6.4, 3.4))
+    axis.plot(steps, data["loss"], "-", color=OURS_COLOR, label="training loss")
+    axis.set_xlabel("optimiser steps" if "step" in data else "epoch")
+    axis.set_ylabel("epoch-mean weighted cross-entropy")
+    handles, labels = axis.get_legend_handles_labels()
+    if "validation_cider" in data and data["validation_cider"].notna().any():
+        validated = data.dropna(subset=["validation_cider"])
+        right = axis.twinx()
+        x = validated["step"] if "step" in validated else validated["epoch"] + 1
+        right.plot(x, validated["validation_cider"], "-o", ms=3, color="tab:green", label="validation CIDEr-D")
+        right.plot(
+            x, validated["validation_cider_swapped"], "--o", ms=3, color="tab:red", label="... with swapped audio"
+        )
+        right.set_ylabel("validation CIDEr-D")
+        more_handles, more_labels = right.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    best = int(data["best_epoch"].iloc[-1]) if "best_epoch" in data else -1
+    if best >= 0:
+        best_x = steps[data["epoch"] == best]
+        if len(best_x):
+            axis.axvline(float(best_x.iloc[0]), color="gray", ls=":", lw=1.0)
+    axis.set_title(f"{title} (dotted: the kept epoch)", fontsize=10)
+    axis.legend(handles, labels, fontsize=8, loc="center left", bbox_to_anchor=(1.12, 0.5))
     return _save(figure, path)

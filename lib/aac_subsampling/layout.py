@@ -29,6 +29,10 @@ MODEL_FILE = "model.pt"
 PREDICTIONS_FILE = "predictions.csv"
 BOOTSTRAP_FILE = "bootstrap_ci.csv"
 METRICS_STEM = "metrics"  # metrics_per_clip.csv, metrics_stats.csv
+SWAPPED_METRICS_STEM = "metrics_swapped"  # the same clips decoded from other clips' audio (swapped_audio)
+FACTS_FILE = "facts_per_clip.csv"  # synthetic corpora: events, counts, order, loudness of each caption
+FLOORS_DIR = "floors"  # floors/<name>/metrics_per_clip.csv: audio-blind captions said for every clip
+FLOORS_RECORD = "floors.json"
 FIGURES_DIR = "figures"
 EXECUTED_DIR = "executed"
 LOCK_FILE = "run.lock"
@@ -41,6 +45,10 @@ COMPARISONS_FILE = "comparisons.csv"  # paired bootstrap of each M against M = 1
 DIVERSITY_FILE = "diversity.csv"
 CLAIMS_FILE = "claims.csv"
 CLOTHO_CONTEXT_FILE = "clotho_context.csv"  # paper, constant caption, human ceiling (+ .json beside it)
+FLOOR_COMPARISONS_FILE = "floors.csv"  # paired bootstrap of each M against each audio-blind floor
+AUDIO_DEPENDENCE_FILE = "audio_dependence.csv"  # paired bootstrap of each M's own audio against swapped audio
+FACTS_TABLE_FILE = "facts.csv"  # synthetic corpora: share of events, counts, order, loudness right, per M
+LEARNING_CURVES_FILE = "learning_curves.csv"  # validation CIDEr-D (own and swapped audio) over training steps
 
 _RUN_DIR = re.compile(r"^seed(\d+)/M(\d+)$")
 
@@ -68,6 +76,18 @@ def per_clip_stats(results_dir: Path | str, seed: int, factor: int) -> Path:
 
 def predictions(results_dir: Path | str, seed: int, factor: int) -> Path:
     return run_dir(results_dir, seed, factor) / PREDICTIONS_FILE
+
+
+def swapped_clip_scores(results_dir: Path | str, seed: int, factor: int) -> Path:
+    return run_dir(results_dir, seed, factor) / f"{SWAPPED_METRICS_STEM}_per_clip.csv"
+
+
+def facts(results_dir: Path | str, seed: int, factor: int) -> Path:
+    return run_dir(results_dir, seed, factor) / FACTS_FILE
+
+
+def floor_dir(results_dir: Path | str, name: str) -> Path:
+    return Path(results_dir) / FLOORS_DIR / name
 
 
 def figures_dir(results_dir: Path | str) -> Path:

@@ -26,7 +26,7 @@ from aac_subsampling import layout, runkey
 from aac_subsampling.atomic import write_json_atomic
 from aac_subsampling.batching import CaptionDataset, pad_value_for
 from aac_subsampling.config import Config, FeatureConfig
-from aac_subsampling.data.clotho_card import SPLITS
+from aac_subsampling.data.clotho_card import SPLITS, captions_file
 from aac_subsampling.data.feature_cache import cache_features
 from aac_subsampling.data.reader import Clip, read_split
 from aac_subsampling.decoding import greedy_decode
@@ -42,10 +42,20 @@ from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
 from aac_subsampling.paths import from_project, relative_to_project
 from aac_subsampling.profiles import SUBSAMPLING_FACTORS, get_profile
 from aac_subsampling.runinfo import run_metadata
-from aac_subsampling.tokens import Vocabulary
-from aac_subsampling.training import build_model, train_model
+from aac_subsampling.swapped_audio import audio_partners, swap_audio
+from aac_subsampling.tokens import Vocabulary, normalise_caption
+from aac_subsampling.training import Validator, build_model, train_model
 
 CORPUS_SEED = 0  # the synthetic corpus is the same for every training seed
+#: Read when the corpus has it (the synthetic corpora do; Clotho v1 does not): early stopping and learning
+#: curves are decided on it, never on the evaluation split.
+VALIDATION_SPLIT = "validation"
+
+
+def corpus_splits(data_dir: Path) -> tuple[str, ...]:
+    """Clotho's two splits, plus the validation split where the corpus has its captions file."""
+    has_validation = (Path(data_dir) / captions_file(VALIDATION_SPLIT)).is_file()
+    return (*SPLITS, VALIDATION_SPLIT) if has_validation else SPLITS
 
 
 def write_json(path: Path, record: dict[str, Any]) -> Path:
@@ -183,7 +193,7 @@ def prepare_data(
         "splits": {},
     }
     clips, stores = {}, {}
-    for split in SPLITS:
+    for split in corpus_splits(data_dir):
         result = read_split(data_dir, split, skip_bad=skip_bad)
         clips[split] = result.clips
         stores[split] = cache_features(
@@ -218,7 +228,7 @@ def load_prepared(results_dir: Path, skip_bad: bool | None = None) -> PreparedDa
     feature_config = FeatureConfig(**record["features"])
     skip = bool(any(s["skipped"] for s in record["splits"].values())) if skip_bad is None else skip_bad
     clips, stores = {}, {}
-    for split in SPLITS:
+    for split in record["splits"]:
         clips[split] = read_split(data_dir, split, skip_bad=skip, check_audio=False).clips
         stores[split] = cache_features(clips[split], data_dir / "features", feature_config, progress=False)
     vocabulary = Vocabulary.load(results_dir / layout.VOCABULARY_FILE)
@@ -274,13 +284,59 @@ def epoch_logger(factor: int, seed: int, max_epochs: int) -> Callable[[dict[str,
     """One line per epoch, for headless runs (a per-batch bar would be a log line per refresh)."""
 
     def log(record: dict[str, float]) -> None:
+        validation = ""
+        best_epoch = str(int(record["best_epoch"]) + 1) if record["best_epoch"] >= 0 else "none yet"
+        if "validation_cider" in record:
+            validation = (
+                f"; validation CIDEr {record['validation_cider']:.3f} "
+                f"(swapped audio {record['validation_cider_swapped']:.3f})"
+            )
         print(
-            f"M={factor} seed={seed} epoch {int(record['epoch']) + 1}/{max_epochs}: loss {record['loss']:.4f} "
-            f"(best {record['best_loss']:.4f}) in {record['seconds']:.1f} s",
+            f"M={factor} seed={seed} epoch {int(record['epoch']) + 1}/{max_epochs} (step {int(record['step'])}): "
+            f"loss {record['loss']:.4f}{validation}; best epoch {best_epoch} in {record['seconds']:.1f} s",
             flush=True,
         )
 
     return log
+
+
+def normalised_references(references: dict[str, list[str]]) -> dict[str, list[str]]:
+    """References as the vocabulary writes captions (lower case, no punctuation), for in-training CIDEr-D
+    without the metrics' Java tokeniser."""
+    return {
+        clip: [" ".join(normalise_caption(caption)) for caption in captions] for clip, captions in references.items()
+    }
+
+
+def validation_scorer(prepared: PreparedData, config: Config, seed: int) -> Validator:
+    """The training's validator: greedy captions of the validation split, with each clip's own audio and with
+    another clip's (:mod:`.swapped_audio`, seeded by the training seed), scored by CIDEr-D."""
+    from aac_subsampling.evaluation.cider import cider_scores
+
+    clip_ids = sorted(clip.file_name for clip in prepared.clips[VALIDATION_SPLIT])
+    load = prepared.features(VALIDATION_SPLIT, config.features)
+    features = {clip: load(clip) for clip in clip_ids}
+    swapped = swap_audio(features, audio_partners(clip_ids, seed))
+    references = normalised_references(prepared.references(VALIDATION_SPLIT))
+    pad_value = prepared.pad_value(config)
+
+    def cider(model, source: dict[str, np.ndarray]) -> float:
+        captions = greedy_decode(
+            model,
+            clip_ids,
+            source,
+            prepared.vocabulary,
+            config.decode.max_steps,
+            config.train.batch_size,
+            progress=False,
+            pad_value=pad_value,
+        )
+        return cider_scores([references[c] for c in clip_ids], [captions[c] for c in clip_ids])[0]
+
+    def validate(model) -> dict[str, float]:
+        return {"validation_cider": cider(model, features), "validation_cider_swapped": cider(model, swapped)}
+
+    return validate
 
 
 def train_subsampling_model(
@@ -307,7 +363,8 @@ def train_subsampling_model(
     prepared_dir = Path(prepared_dir) if prepared_dir is not None else results_dir
     prepared = load_prepared(prepared_dir)
     config = run_config(profile_name, factor, seed, device, max_epochs, overrides)
-    reset_peak_memory(resolve_device(device))
+    target = resolve_device(device)
+    reset_peak_memory(target)
     directory = layout.run_dir(results_dir, seed, factor)
     directory.mkdir(parents=True, exist_ok=True)
     checkpoint = directory / layout.CHECKPOINT_FILE
@@ -317,6 +374,15 @@ def train_subsampling_model(
         checkpoint.unlink()
     model = build_model(config, len(prepared.vocabulary))
     on_epoch_end = None if progress else epoch_logger(factor, seed, config.train.max_epochs)
+    validate = None
+    if config.train.validate_every > 0 or config.train.stop_on == "validation_cider":
+        if VALIDATION_SPLIT not in prepared.clips:
+            raise ValueError(
+                f"the {profile_name} profile validates during training (stop_on={config.train.stop_on!r}, "
+                f"validate_every={config.train.validate_every}) but the corpus "
+                f"{prepared.record['data_dir']} has no {VALIDATION_SPLIT} split ({captions_file(VALIDATION_SPLIT)})"
+            )
+        validate = validation_scorer(prepared, config, seed)
     result = train_model(
         model,
         training_dataset(prepared, config),
@@ -326,6 +392,7 @@ def train_subsampling_model(
         resume=resume,
         progress=progress,
         on_epoch_end=on_epoch_end,
+        validate=validate,
     )
     torch.save(model.state_dict(), directory / layout.MODEL_FILE)
     key = runkey.training_key(
@@ -344,9 +411,9 @@ def train_subsampling_model(
         "config": config.to_dict(),
         **result.to_dict(),
         "vocabulary_size": len(prepared.vocabulary),
-        "run": run_metadata(seed, str(resolve_device(device))),
+        "run": run_metadata(seed, str(target)),
         "wall_time_s": time.perf_counter() - started,
-        "peak_memory": peak_memory(resolve_device(device)),
+        "peak_memory": peak_memory(target),
         "key": key,
     }
     write_json(directory / layout.TRAINING_RECORD, record)
@@ -409,14 +476,14 @@ def evaluate_subsampling_model(
     results_dir = Path(results_dir)
     prepared = load_prepared(Path(prepared_dir) if prepared_dir is not None else results_dir)
     config = run_config(profile_name, factor, seed, device, max_epochs, overrides)
-    reset_peak_memory(resolve_device(config.device))
+    target = resolve_device(config.device)
+    reset_peak_memory(target)
     model = load_trained_model(results_dir, seed, factor, config, len(prepared.vocabulary))
     directory = layout.run_dir(results_dir, seed, factor)
 
     clip_ids = sorted(clip.file_name for clip in prepared.clips["evaluation"])
     load = prepared.features("evaluation", config.features)
     features = {clip: load(clip) for clip in clip_ids}  # in memory: time the model, not the disk
-    target = resolve_device(config.device)
     predictions, inference_time = timed_decode(
         model,
         clip_ids,
@@ -433,7 +500,30 @@ def evaluate_subsampling_model(
     evaluation.write(directory, stem=layout.METRICS_STEM)
     intervals = evaluation.bootstrap(n_resamples=bootstrap_resamples, seed=seed)
     intervals.to_csv(directory / layout.BOOTSTRAP_FILE, index=False)
-    write_predictions(directory / layout.PREDICTIONS_FILE, predictions, references)
+
+    # Does the model listen? The same clips decoded from other clips' audio (the pairing depends on the seed
+    # only, so every M of a seed sees the same swaps), scored against the clips' own references.
+    swapped, swapped_predictions, partners = None, None, None
+    if len(clip_ids) >= 2:
+        partners = audio_partners(clip_ids, seed)
+        swapped_predictions = greedy_decode(
+            model,
+            clip_ids,
+            swap_audio(features, partners),
+            prepared.vocabulary,
+            config.decode.max_steps,
+            config.train.batch_size,
+            progress=False,
+            pad_value=prepared.pad_value(config),
+        )
+        swapped = evaluate_captions(swapped_predictions, references, work_dir=directory)
+        swapped.write(directory, stem=layout.SWAPPED_METRICS_STEM)
+    else:
+        print("one evaluation clip: no other clip's audio to decode it from; the audio-dependence check is skipped")
+    write_predictions(directory / layout.PREDICTIONS_FILE, predictions, references, swapped_predictions, partners)
+    facts = score_corpus_facts(prepared, "evaluation", predictions)
+    if facts is not None:
+        facts.to_csv(directory / layout.FACTS_FILE, float_format="%.6g")
 
     frames = [len(features[c]) for c in clip_ids]
     n_layers = config.model.encoder_layers
@@ -447,6 +537,11 @@ def evaluate_subsampling_model(
         "metrics": evaluation.corpus,
         "unavailable": evaluation.unavailable,
         "tokenizer": evaluation.tokenizer,
+        "swapped_audio": None
+        if swapped is None
+        else {"metrics": swapped.corpus, "partner_seed": seed, "files": layout.SWAPPED_METRICS_STEM},
+        "facts": None if facts is None else {name: finite_mean(facts[name]) for name in facts.columns},
+        "distinct_captions": len(set(predictions.values())),
         "inference_time_s": inference_time,
         "device": str(target),
         "encoder_lengths": {str(k): v for k, v in lengths.items()},
@@ -467,46 +562,89 @@ def evaluate_subsampling_model(
     return record
 
 
-def write_predictions(path: Path, predictions: dict[str, str], references: dict[str, list[str]]) -> None:
+def write_predictions(
+    path: Path,
+    predictions: dict[str, str],
+    references: dict[str, list[str]],
+    swapped: dict[str, str] | None = None,
+    partners: dict[str, str] | None = None,
+) -> None:
+    """``predictions.csv``: each clip's caption, its references and, where given, the caption decoded from its
+    audio partner's features (``prediction_swapped_audio``, ``audio_from``)."""
     import pandas as pd
 
-    rows = [
-        {"file_name": clip, "prediction": text, **{f"caption_{i + 1}": r for i, r in enumerate(references[clip])}}
-        for clip, text in predictions.items()
-    ]
+    rows = []
+    for clip, text in predictions.items():
+        row = {"file_name": clip, "prediction": text}
+        if swapped is not None and partners is not None:
+            row |= {"prediction_swapped_audio": swapped[clip], "audio_from": partners[clip]}
+        rows.append(row | {f"caption_{i + 1}": r for i, r in enumerate(references[clip])})
     pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def finite_mean(values) -> float | None:
+    """Mean of the finite values (facts are NaN where they do not apply); None when there is none."""
+    array = np.asarray(values, dtype=float)
+    array = array[np.isfinite(array)]
+    return float(array.mean()) if array.size else None
+
+
+def score_corpus_facts(prepared: PreparedData, split: str, predictions: dict[str, str]):
+    """Per-clip facts (events named, counts, order, loudness) of ``predictions`` where the corpus records its
+    ground truth (``events_<split>.json`` of the synthetic corpora); None for other corpora (Clotho)."""
+    from aac_subsampling.data.synthetic.facts import load_clip_facts, score_predictions
+
+    if prepared.data_dir is None or not (prepared.data_dir / f"events_{split}.json").is_file():
+        return None
+    return score_predictions(predictions, load_clip_facts(prepared.data_dir, split))
 
 
 # ------------------------------------------------------------------------------- 4. tables, figures
 
 
-def evaluate_constant_baseline(results_dir: Path, seed: int = 0) -> dict[str, Any]:
-    """Score an audio-blind constant caption (the rule of :func:`~.analysis.context.constant_caption`, applied
-    to this corpus's development captions) on this corpus's evaluation split; cached in ``baseline.json``.
+def evaluate_floors(results_dir: Path, seed: int = 0) -> dict[str, Any]:
+    """Score the audio-blind floors (:mod:`.analysis.floors`: the constant caption and the language-prior
+    caption, both made from this corpus's development captions) on the evaluation split; their per-clip scores
+    go to ``floors/<name>/`` for the paired comparisons, their corpus scores to ``floors.json`` (cached while
+    the prepared data are the same).
 
-    A model that ignores the audio can at best say one such typical caption for every clip: the trained
-    models must beat it for their captions to depend on the audio.
+    A model that ignores the audio can at best say one such caption for every clip: the trained models must
+    beat both for their captions to depend on the audio.
     """
-    from aac_subsampling.analysis.context import constant_caption
+    from aac_subsampling.analysis.floors import floor_captions
     from aac_subsampling.evaluation import evaluate_captions
 
-    path = Path(results_dir) / "baseline.json"
-    prepared_digest = runkey.file_digest(Path(results_dir) / layout.PREPARED_RECORD)
+    results_dir = Path(results_dir)
+    path = results_dir / layout.FLOORS_RECORD
+    prepared_digest = runkey.file_digest(results_dir / layout.PREPARED_RECORD)
     if path.exists():
         record = json.loads(path.read_text())
-        if record.get("prepared") == prepared_digest:
+        complete = all(
+            (layout.floor_dir(results_dir, name) / f"{layout.METRICS_STEM}_per_clip.csv").is_file()
+            for name in record.get("floors", {})
+        )
+        if record.get("prepared") == prepared_digest and complete:
             return record
     prepared = load_prepared(results_dir)
     development = [c for clip in prepared.clips["development"] for c in clip.captions]
-    caption = constant_caption(development, seed=seed)
     references = prepared.references("evaluation")
-    evaluation = evaluate_captions({clip: caption for clip in references}, references, work_dir=results_dir)
-    record = {
-        "caption": caption,
-        "metrics": evaluation.corpus,
-        "unavailable": evaluation.unavailable,
-        "prepared": prepared_digest,
-    }
+    floors: dict[str, Any] = {}
+    for name, caption in floor_captions(development, seed=seed).items():
+        directory = layout.floor_dir(results_dir, name)
+        directory.mkdir(parents=True, exist_ok=True)
+        predictions = {clip: caption for clip in references}
+        evaluation = evaluate_captions(predictions, references, work_dir=directory)
+        evaluation.write(directory, stem=layout.METRICS_STEM)
+        facts = score_corpus_facts(prepared, "evaluation", predictions)
+        if facts is not None:
+            facts.to_csv(directory / layout.FACTS_FILE, float_format="%.6g")
+        floors[name] = {
+            "caption": caption,
+            "metrics": evaluation.corpus,
+            "unavailable": evaluation.unavailable,
+            "facts": None if facts is None else {n: finite_mean(facts[n]) for n in facts.columns},
+        }
+    record = {"floors": floors, "prepared": prepared_digest}
     write_json(path, record)
     return record
 
@@ -535,8 +673,8 @@ def check_comparable(results_dir: Path) -> list[tuple[int, int]]:
 
 
 def summarise_results(profile_name: str, results_dir: Path, progress: bool = True, context: bool = True):
-    """Every table and figure of the folder (all its evaluated seeds and M), the constant-caption baseline of
-    its corpus, and ``summary.json`` (which evaluations they summarise)."""
+    """Every table and figure of the folder (all its evaluated seeds and M), the audio-blind floors of its
+    corpus (:func:`evaluate_floors`), and ``summary.json`` (which evaluations they summarise)."""
     from aac_subsampling.analysis.report import write_report
 
     results_dir = Path(results_dir)
@@ -545,13 +683,13 @@ def summarise_results(profile_name: str, results_dir: Path, progress: bool = Tru
         raise FileNotFoundError(f"no evaluation records under {results_dir}; run notebook 03 (or ./run_all.sh) first")
     synthetic = get_profile(profile_name).corpus == "synthetic"
     label = f"this run ({profile_name} profile{', synthetic corpus' if synthetic else ''})"
+    floors = evaluate_floors(results_dir)
     report = write_report(
         results_dir, layout.figures_dir(results_dir), our_label=label, progress=progress, context=context
     )
-    baseline = evaluate_constant_baseline(results_dir)
     seeds = sorted({seed for seed, _ in runs})
     factors = sorted({factor for _, factor in runs})
     write_json(
         results_dir / layout.SUMMARY_RECORD, {"seeds": seeds, "M": factors, "key": runkey.results_key(results_dir)}
     )
-    return report, baseline
+    return report, floors

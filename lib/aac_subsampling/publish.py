@@ -26,6 +26,7 @@ PUBLISHED_PATTERNS = (
     "*.json",
     "seed*/M*/*.json",
     "seed*/M*/*.csv",
+    f"{layout.FLOORS_DIR}/*/*.csv",
     f"{layout.EXECUTED_DIR}/*.ipynb",
     f"{OPEN_QUESTIONS_DIR}/**/*.csv",
     f"{OPEN_QUESTIONS_DIR}/**/*.json",

@@ -1,5 +1,8 @@
 """The paper's claims, each checked against this folder's records, with a verdict and the evidence in words.
 
+Two preconditions come before the paper's metric claims: every M beats the audio-blind floors and uses the
+audio (:func:`listening_claims`); without them a comparison of M compares models that do not listen.
+
 Verdicts: ``holds``, ``does not hold``, ``not testable here`` (the records cannot decide it, e.g. M = 16
 not evaluated or SPICE unavailable), and for the metric claims ``not shown (interval includes 0)``
 (M = 16 scored higher or lower than M = 1, but the paired 95 % interval of the difference includes 0).
@@ -156,12 +159,58 @@ def structural_claims(table2: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([check(table2) for check in STRUCTURAL_CHECKS], columns=CLAIM_COLUMNS)
 
 
-def check_claims(table2: pd.DataFrame, comparisons: pd.DataFrame | None = None, factor: int = 16) -> pd.DataFrame:
-    """Every claim with its verdict: :func:`structural_claims`, :func:`inference_time_claim`, and one
+LISTENING_METRIC = "CIDEr"
+
+
+def _every_m_above_zero(rows: pd.DataFrame, claim: str, what: str) -> dict[str, str]:
+    """HOLDS when every M's paired interval (``rows``: one per M, or per M and floor) lies above 0."""
+    if rows.empty:
+        return _row(claim, "precondition", UNTESTABLE, f"no {what}")
+    parts, failing = [], []
+    for row in rows.sort_values("M").itertuples():
+        label = f"M={row.M}" + (f" vs {row.floor.replace('_', '-')}" if hasattr(row, "floor") else "")
+        parts.append(f"{label}: {row.difference:+.3f} [{row.ci_low:+.3f}, {row.ci_high:+.3f}]")
+        if not row.ci_low > 0:
+            failing.append(label)
+    evidence = f"{LISTENING_METRIC} " + "; ".join(parts)
+    if failing:
+        return _row(claim, "precondition", FAILS, f"interval not above 0 for {', '.join(failing)}. {evidence}")
+    return _row(claim, "precondition", HOLDS, evidence)
+
+
+def listening_claims(floors: pd.DataFrame | None, audio_dependence: pd.DataFrame | None) -> list[dict[str, str]]:
+    """The preconditions of every comparison between M: each M beats the audio-blind floors
+    (:mod:`.floors`) and uses the audio (:mod:`.audio_dependence`: own minus swapped audio, pooled over seeds).
+    Where they fail, the metric claims compare models that have not learnt to listen."""
+    floor_rows = pd.DataFrame() if floors is None or floors.empty else floors[floors["metric"] == LISTENING_METRIC]
+    swap_rows = (
+        pd.DataFrame()
+        if audio_dependence is None or audio_dependence.empty
+        else audio_dependence[
+            (audio_dependence["metric"] == LISTENING_METRIC) & (audio_dependence["seed"].astype(str) == "pooled")
+        ]
+    )
+    return [
+        _every_m_above_zero(floor_rows, "every M beats both audio-blind floors", "floor comparisons"),
+        _every_m_above_zero(swap_rows, "every M uses the audio (own minus swapped audio)", "swapped-audio decodes"),
+    ]
+
+
+def check_claims(
+    table2: pd.DataFrame,
+    comparisons: pd.DataFrame | None = None,
+    factor: int = 16,
+    floors: pd.DataFrame | None = None,
+    audio_dependence: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Every claim with its verdict: :func:`structural_claims`, :func:`inference_time_claim`, the two
+    :func:`listening_claims` (when ``floors`` or ``audio_dependence`` are given), and one
     :func:`metric_claim` per metric (``not testable here`` for all of them without ``comparisons``).
     ``factor``: the M compared with M = 1 (the paper's largest, 16; a profile that stops earlier may pass
     its largest M, and the claim's text says which)."""
     rows = [*structural_claims(table2).to_dict("records"), inference_time_claim(table2, factor)]
+    if floors is not None or audio_dependence is not None:
+        rows += listening_claims(floors, audio_dependence)
     for metric in METRIC_NAMES:
         if comparisons is None or comparisons.empty:
             rows.append(

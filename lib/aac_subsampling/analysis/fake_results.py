@@ -180,10 +180,19 @@ def write_fake_results(
     n_clips: int = 70,
     quality: Quality = default_quality,
     rng_seed: int = 0,
+    listening: bool = False,
 ) -> Path:
-    """Write a fake per-seed results folder (see the module docstring) and return it."""
+    """Write a fake per-seed results folder (see the module docstring) and return it. ``listening``: also each
+    run's swapped-audio scores (captions that ignore the audio) and the two floors (one caption for every clip)."""
     results_dir = Path(results_dir)
     references = fake_references(n_clips, rng_seed)
+    if listening:
+        for name, caption in {"constant": f"{EVENTS[0]} {ENDINGS[0]}".strip(), "language_prior": "a"}.items():
+            _, per_clip, stats = evaluate_fake({c: caption for c in references}, references)
+            folder = layout.floor_dir(results_dir, name)
+            folder.mkdir(parents=True, exist_ok=True)
+            per_clip.to_csv(folder / f"{layout.METRICS_STEM}_per_clip.csv", float_format="%.17g")
+            stats.to_csv(folder / f"{layout.METRICS_STEM}_stats.csv", float_format="%.17g")
     for seed in seeds:
         for factor in factors:
             rng = np.random.default_rng([rng_seed, seed, factor])
@@ -204,4 +213,9 @@ def write_fake_results(
                 pd.DataFrame(rows),
                 _history(seed, factor, rng),
             )
+            if listening:
+                _, swapped, swapped_stats = evaluate_fake(_predictions(references, 0.0, rng), references)
+                path = layout.swapped_clip_scores(results_dir, seed, factor)
+                swapped.to_csv(path, float_format="%.17g")
+                swapped_stats.to_csv(path.with_name(f"{layout.SWAPPED_METRICS_STEM}_stats.csv"), float_format="%.17g")
     return results_dir

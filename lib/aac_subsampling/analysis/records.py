@@ -108,8 +108,14 @@ def _read_clip_table(path: Path) -> pd.DataFrame:
 
 def load_clip_scores(results_dir: Path | str, seed: int, factor: int) -> ClipScores:
     """``metrics_per_clip.csv`` and ``metrics_stats.csv`` of one run, checked to cover the same clips."""
-    scores_path = layout.per_clip_scores(results_dir, seed, factor)
-    stats_path = layout.per_clip_stats(results_dir, seed, factor)
+    return read_clip_scores(layout.per_clip_scores(results_dir, seed, factor), seed, factor)
+
+
+def read_clip_scores(scores_path: Path, seed: int, factor: int) -> ClipScores:
+    """``<stem>_per_clip.csv`` and the ``<stem>_stats.csv`` beside it (any stem: a run's own audio, its
+    swapped audio, a floor caption), checked to cover the same clips."""
+    scores_path = Path(scores_path)
+    stats_path = scores_path.with_name(scores_path.name.replace("_per_clip.csv", "_stats.csv"))
     per_clip = _read_clip_table(scores_path)
     stats = _read_clip_table(stats_path) if stats_path.is_file() else pd.DataFrame(index=per_clip.index)
     if set(stats.index) != set(per_clip.index):
@@ -150,8 +156,14 @@ def align_clips(runs: Sequence[ClipScores]) -> list[ClipScores]:
     return aligned
 
 
+#: History fields of newer records (NaN where a record lacks them): the optimiser steps done after the epoch,
+#: and the validation split's CIDEr-D with its own and with swapped audio (learning curves).
+HISTORY_EXTRA_COLUMNS = ("step", "validation_cider", "validation_cider_swapped")
+
+
 def load_training_histories(results_dir: Path | str) -> pd.DataFrame:
-    """Every ``seed<S>/M<M>/training.json`` history as rows (seed, M, epoch, loss, seconds, best_loss)."""
+    """Every ``seed<S>/M<M>/training.json`` history as rows (seed, M, epoch, loss, seconds, best_loss, and
+    :data:`HISTORY_EXTRA_COLUMNS`)."""
     rows = []
     for seed, factor in layout.completed_runs(results_dir, record=layout.TRAINING_RECORD):
         path = layout.training_record(results_dir, seed, factor)
@@ -167,9 +179,10 @@ def load_training_histories(results_dir: Path | str) -> pd.DataFrame:
                     "loss": float(entry["loss"]),
                     "seconds": entry.get("seconds"),
                     "best_loss": entry.get("best_loss"),
+                    **{column: entry.get(column, np.nan) for column in HISTORY_EXTRA_COLUMNS},
                 }
             )
-    return pd.DataFrame(rows, columns=["seed", "M", "epoch", "loss", "seconds", "best_loss"])
+    return pd.DataFrame(rows, columns=["seed", "M", "epoch", "loss", "seconds", "best_loss", *HISTORY_EXTRA_COLUMNS])
 
 
 def load_predictions(results_dir: Path | str, seed: int, factor: int) -> pd.DataFrame:
@@ -192,3 +205,30 @@ def reference_columns(frame: pd.DataFrame) -> list[str]:
 def finite_or_none(value: float) -> float | None:
     """JSON-friendly: NaN -> None."""
     return None if value is None or not np.isfinite(value) else float(value)
+
+
+def training_summary(results_dir: Path | str) -> pd.DataFrame:
+    """How long each M trained: one row per M, each seed's figure in seed order ("1000 / 950 / 900"): optimiser
+    steps trained, the step whose weights were kept, wall minutes, and why each training stopped."""
+    per_factor: dict[int, list[dict[str, Any]]] = {}
+    for seed, factor in layout.completed_runs(results_dir, record=layout.TRAINING_RECORD):
+        record = _read_json(layout.training_record(results_dir, seed, factor))
+        per_factor.setdefault(factor, []).append(record | {"seed": seed})
+    rows = []
+    for factor, records in sorted(per_factor.items()):
+
+        def each(field: str, fmt: str = "{}", records: list[dict[str, Any]] = records) -> str:
+            return " / ".join("-" if r.get(field) is None else fmt.format(r[field]) for r in records)
+
+        rows.append(
+            {
+                "M": factor,
+                "seeds": each("seed"),
+                "steps": each("steps"),
+                "kept step": each("best_step"),
+                "minutes": " / ".join(f"{r['wall_time_s'] / 60:.1f}" for r in records),
+                "stopped by": ", ".join(sorted({str(r.get("stop_reason")) for r in records})),
+                "watched": ", ".join(sorted({str(r.get("stop_on", "training_loss")) for r in records})),
+            }
+        )
+    return pd.DataFrame(rows, columns=["M", "seeds", "steps", "kept step", "minutes", "stopped by", "watched"])

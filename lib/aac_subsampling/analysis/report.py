@@ -2,8 +2,10 @@
 
 :func:`write_report` writes, into the results folder (names from :mod:`aac_subsampling.layout`):
 ``table1.csv``, ``table1_seeds.csv``, ``table2.csv`` (:mod:`aac_subsampling.tables`), ``comparisons.csv``
-(:mod:`.paired`), ``diversity.csv`` (:mod:`.diversity`), ``claims.csv`` (:mod:`.claims`),
-``clotho_context.csv`` and ``.json`` (:mod:`.context`, cached), and the figures into ``figures_dir``.
+(:mod:`.paired`), ``floors.csv`` (:mod:`.floors`), ``audio_dependence.csv`` (:mod:`.audio_dependence`),
+``facts.csv`` (:mod:`.facts`), ``learning_curves.csv``, ``diversity.csv`` (:mod:`.diversity`),
+``claims.csv`` (:mod:`.claims`), ``clotho_context.csv`` and ``.json`` (:mod:`.context`, cached), and the
+figures into ``figures_dir``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from typing import Any
 import pandas as pd
 
 from aac_subsampling import figures, layout, tables
+from aac_subsampling.analysis.audio_dependence import audio_dependence
 from aac_subsampling.analysis.claims import check_claims
 from aac_subsampling.analysis.context import ClothoContext, clotho_context
 from aac_subsampling.analysis.diversity import diversity_table
+from aac_subsampling.analysis.facts import facts_table
+from aac_subsampling.analysis.floors import FLOOR_NAMES, compare_to_floors
 from aac_subsampling.analysis.paired import compare_to_baseline
 from aac_subsampling.analysis.records import load_training_histories
 
@@ -29,6 +34,9 @@ FIGURE_FILES = {
     "training_loss": "training_loss.png",
     "inference_time": "inference_time_vs_M.png",
     "encoder_length": "encoder_length_vs_M.png",
+    "listening": "listening_vs_M.png",
+    "learning_curves": "learning_curves.png",
+    "facts": "facts_vs_M.png",
 }
 
 
@@ -42,6 +50,10 @@ class Report:
     claims: pd.DataFrame
     context: ClothoContext | None
     figures: dict[str, Path] = field(default_factory=dict)
+    floors: pd.DataFrame = field(default_factory=pd.DataFrame)
+    audio_dependence: pd.DataFrame = field(default_factory=pd.DataFrame)
+    facts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    learning_curves: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def write_figures(
@@ -50,8 +62,14 @@ def write_figures(
     written: tables.Tables,
     comparisons: pd.DataFrame,
     our_label: str = "this run",
+    floors: pd.DataFrame | None = None,
+    audio_dependence: pd.DataFrame | None = None,
+    facts: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
-    """The six figures of :data:`FIGURE_FILES` into ``figures_dir`` (the paired one only with comparisons)."""
+    """The figures of :data:`FIGURE_FILES` into ``figures_dir`` (each only where its table has rows)."""
+    floors = pd.DataFrame(columns=["metric", "floor"]) if floors is None else floors
+    audio_dependence = pd.DataFrame() if audio_dependence is None else audio_dependence
+    facts = pd.DataFrame() if facts is None else facts
     out = Path(figures_dir)
     paths: dict[str, Path] = {
         "metrics": figures.metrics_vs_m(written.table1_seeds, out / FIGURE_FILES["metrics"], our_label),
@@ -66,6 +84,12 @@ def write_figures(
     histories = load_training_histories(results_dir)
     if not histories.empty:
         paths["training_loss"] = figures.training_loss_vs_epoch(histories, out / FIGURE_FILES["training_loss"])
+    if histories["validation_cider"].notna().any():
+        paths["learning_curves"] = figures.learning_curves(histories, out / FIGURE_FILES["learning_curves"])
+    if not audio_dependence.empty or not floors.empty:
+        paths["listening"] = figures.listening_vs_m(audio_dependence, floors, out / FIGURE_FILES["listening"])
+    if not facts.empty:
+        paths["facts"] = figures.facts_vs_m(facts, out / FIGURE_FILES["facts"])
     paths["inference_time"] = figures.inference_time_vs_m(
         written.table2,
         tables.paper_table2(),
@@ -112,7 +136,33 @@ def write_report(
         comparisons.to_csv(layout.table_file(results_dir, layout.COMPARISONS_FILE), index=False, float_format="%.6f")
     diversity = diversity_table(results_dir)
     diversity.to_csv(layout.table_file(results_dir, layout.DIVERSITY_FILE), index=False, float_format="%.4f")
-    claims = check_claims(written.table2, comparisons, claim_factor)
+    floors = (
+        compare_to_floors(results_dir, written.records, n_resamples=max(n_resamples, 1), seed=seed)
+        if all(
+            (layout.floor_dir(results_dir, name) / f"{layout.METRICS_STEM}_per_clip.csv").is_file()
+            for name in FLOOR_NAMES
+        )
+        else pd.DataFrame()
+    )
+    if not floors.empty:
+        floors.to_csv(layout.table_file(results_dir, layout.FLOOR_COMPARISONS_FILE), index=False, float_format="%.6f")
+    listening = audio_dependence(results_dir, written.records, n_resamples=max(n_resamples, 1), seed=seed)
+    if not listening.empty:
+        listening.to_csv(layout.table_file(results_dir, layout.AUDIO_DEPENDENCE_FILE), index=False, float_format="%.6f")
+    facts = facts_table(results_dir, n_resamples=max(n_resamples, 1), seed=seed)
+    if not facts.empty:
+        facts.to_csv(layout.table_file(results_dir, layout.FACTS_TABLE_FILE), index=False, float_format="%.6f")
+    histories = load_training_histories(results_dir)
+    curves = histories.dropna(subset=["validation_cider"])
+    if not curves.empty:
+        curves.to_csv(layout.table_file(results_dir, layout.LEARNING_CURVES_FILE), index=False, float_format="%.6f")
+    claims = check_claims(
+        written.table2,
+        comparisons,
+        claim_factor,
+        floors if not floors.empty else None,
+        listening if not listening.empty else None,
+    )
     claims.to_csv(layout.table_file(results_dir, layout.CLAIMS_FILE), index=False)
     found = (
         clotho_context(
@@ -124,5 +174,5 @@ def write_report(
         if context
         else None
     )
-    paths = write_figures(results_dir, figures_dir, written, comparisons, our_label)
-    return Report(written, comparisons, diversity, claims, found, paths)
+    paths = write_figures(results_dir, figures_dir, written, comparisons, our_label, floors, listening, facts)
+    return Report(written, comparisons, diversity, claims, found, paths, floors, listening, facts, curves)

@@ -19,7 +19,7 @@ import numpy as np
 
 from aac_subsampling.data.synthetic.captions import Mention, Slot, captions_fit, make_captions
 from aac_subsampling.data.synthetic.events import EVENTS, render_event, slot_min_seconds
-from aac_subsampling.data.synthetic.presets import SPLITS, CorpusPreset
+from aac_subsampling.data.synthetic.presets import SYNTHETIC_SPLITS, CorpusPreset
 
 __all__ = [
     "LOUDNESS_DB",
@@ -130,7 +130,7 @@ class ClipPlan:
 
 def _clip_rngs(seed: int, split: str, index: int) -> tuple[np.random.Generator, np.random.Generator]:
     """The clip's main stream (plan, audio; and captions for the older presets) and its caption stream."""
-    split_id = SPLITS.index(split)
+    split_id = SYNTHETIC_SPLITS.index(split)
     return np.random.default_rng([seed, split_id, index]), np.random.default_rng([seed, split_id, index, 1])
 
 

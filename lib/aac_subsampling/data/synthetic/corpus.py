@@ -7,8 +7,10 @@ byte-identical files)::
     root/evaluation/synthetic evaluation 0000.wav ...
     root/clotho_captions_development.csv                  Clotho's header and quoting
     root/clotho_captions_evaluation.csv
+    root/validation/...                                   only for presets with n_validation > 0
+    root/clotho_captions_validation.csv
     root/events_development.json                          ground truth: events, order, onsets
-    root/events_evaluation.json
+    root/events_evaluation.json (and events_validation.json)
     root/synthetic_corpus.json                            marker + settings + summary
 
 Files whose bytes would not change are not rewritten, so a regenerated corpus keeps its
@@ -38,7 +40,7 @@ from aac_subsampling.data.clotho_card import captions_file
 from aac_subsampling.data.reader import CSV_HEADER
 from aac_subsampling.data.synthetic.captions import caption_words
 from aac_subsampling.data.synthetic.clips import clip_name, synthesise_clip
-from aac_subsampling.data.synthetic.presets import SPLITS, CorpusPreset, resolve_preset
+from aac_subsampling.data.synthetic.presets import SYNTHETIC_SPLITS, CorpusPreset, resolve_preset
 
 __all__ = [
     "MARKER",
@@ -112,7 +114,7 @@ def captions_csv_bytes(rows: Sequence[tuple[str, Sequence[str]]]) -> bytes:
 def refuse_foreign_wavs(root: Path, marker: str, what: str) -> None:
     """Refuse to write into (and prune) a folder whose splits hold wavs but which lacks ``marker``: it may be
     another data set (the real Clotho audio, say)."""
-    for split in SPLITS:
+    for split in SYNTHETIC_SPLITS:
         folder = root / split
         if folder.is_dir() and any(e.name.lower().endswith(".wav") for e in os.scandir(folder)):
             raise FileExistsError(
@@ -124,6 +126,20 @@ def refuse_foreign_wavs(root: Path, marker: str, what: str) -> None:
 def _check_root(root: Path) -> None:
     if not (root / MARKER).is_file():
         refuse_foreign_wavs(root, MARKER, "a synthetic corpus")
+
+
+def _remove_split(root: Path, split: str, removed: list[str]) -> None:
+    """Remove what an earlier corpus wrote of ``split`` (its wavs, captions and events files)."""
+    folder = root / split
+    if folder.is_dir():
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            if entry.name.lower().endswith(".wav"):
+                os.remove(entry.path)
+                removed.append(f"{split}/{entry.name}")
+    for path in (root / captions_file(split), root / f"events_{split}.json"):
+        if path.is_file():
+            path.unlink()
+            removed.append(path.name)
 
 
 def generate_corpus(
@@ -145,7 +161,7 @@ def generate_corpus(
     preset_name = preset if isinstance(preset, str) else "custom"
     p = resolve_preset(preset, **overrides)
     _check_root(root)
-    counts = {"development": p.n_development, "evaluation": p.n_evaluation}
+    counts = {"development": p.n_development, "evaluation": p.n_evaluation, "validation": p.n_validation}
     written = unchanged = 0
     removed: list[str] = []
     clips: dict[str, int] = {}
@@ -154,8 +170,11 @@ def generate_corpus(
     all_words: set[str] = set()
     lengths: list[int] = []
     workers = (os.cpu_count() or 1) if workers is None else workers
-    for split in SPLITS:
+    for split in SYNTHETIC_SPLITS:
         folder = root / split
+        if not counts[split]:  # an optional split (validation) this preset does not make
+            _remove_split(root, split, removed)
+            continue
         folder.mkdir(parents=True, exist_ok=True)
         jobs = [(folder, seed, split, i, p) for i in range(counts[split])]
         if workers > 1 and len(jobs) > 1:

@@ -16,7 +16,12 @@ from aac_subsampling.data.clotho_card import CLIP_SECONDS, CLOTHO_V1_COUNTS, SPL
 from aac_subsampling.data.synthetic.captions import COUNT_WORDS
 from aac_subsampling.data.synthetic.events import EVENT_NAMES, EVENTS
 
-__all__ = ["MIN_DURATION", "SPLITS", "CorpusPreset", "PRESETS", "resolve_preset"]
+__all__ = ["MIN_DURATION", "SPLITS", "SYNTHETIC_SPLITS", "CorpusPreset", "PRESETS", "resolve_preset"]
+
+#: The synthetic corpora's splits: Clotho v1's two, then a validation split (Clotho v2 has one; v1 has none),
+#: used only for decisions during training (early stopping, learning curves), never the evaluation split.
+#: Appended last, so the clips of the first two splits keep their random streams (``clips._clip_rngs``).
+SYNTHETIC_SPLITS: tuple[str, ...] = (*SPLITS, "validation")
 
 MIN_DURATION = 3.0  # seconds; sub-sampling M = 16 needs 256 frames (~2.97 s at 44.1 kHz)
 
@@ -43,14 +48,16 @@ class CorpusPreset:
     spread_counts: bool = False  # occurrences at a random regular gap of period..MAX_SPACING s, not back to back
     slot_evenness: float = 1.0  # Dirichlet concentration of the slots' spare time (larger: more even slots)
     separate_caption_stream: bool = False  # captions from their own random stream, drawn before the audio
+    n_validation: int = 0  # clips of the validation split (early stopping and learning curves); 0: none
 
 
 PRESETS: dict[str, CorpusPreset] = {
     # seconds to make; for CI and tests
-    "smoke": CorpusPreset(n_development=8, n_evaluation=4, min_duration=3.0, max_duration=3.5, caption_style="regular"),
-    # the offline default: the five-model training must fit ~15 min on 2 CPU cores
-    # Regular captions and at most two events (mostly at normal loudness): learnable by the paper's
-    # decoder in the ~500 training steps per M that 2 CPU cores allow in the quick profile.
+    "smoke": CorpusPreset(
+        n_development=8, n_evaluation=4, min_duration=3.0, max_duration=3.5, caption_style="regular", n_validation=4
+    ),
+    # the offline default. Regular captions and at most two events (mostly at normal loudness): learnable
+    # by the paper's decoder in the 500-1000 training steps per M that the quick profile trains.
     "quick": CorpusPreset(
         n_development=200,
         n_evaluation=60,
@@ -61,6 +68,7 @@ PRESETS: dict[str, CorpusPreset] = {
         loudness_weights=(0.2, 0.6, 0.2),
         companion_probability=0.2,
         caption_style="regular",
+        n_validation=40,  # decoded twice (real and swapped audio) every few epochs: cheap beside training
     ),
     # Clotho v1's durations (15-30 s: T = 1292..2584 frames) and caption lengths (8-20 words), for the
     # ``long`` profile. The captions say which events happen in which order ("... then ...") and how
@@ -88,6 +96,7 @@ PRESETS: dict[str, CorpusPreset] = {
         spread_counts=True,
         slot_evenness=4.0,
         separate_caption_stream=True,
+        n_validation=24,
     ),
     # Clotho v1's sizes and durations, for speed benchmarks only
     "clotho-shaped": CorpusPreset(
@@ -116,8 +125,8 @@ def resolve_preset(preset: str | CorpusPreset, **overrides: Any) -> CorpusPreset
         raise ValueError(f"max_duration={p.max_duration} is below min_duration={p.min_duration}")
     if not 1 <= p.max_events <= 3:
         raise ValueError(f"max_events must be 1, 2 or 3, got {p.max_events}")
-    if p.n_development < 0 or p.n_evaluation < 0:
-        raise ValueError("n_development and n_evaluation must be >= 0")
+    if p.n_development < 0 or p.n_evaluation < 0 or p.n_validation < 0:
+        raise ValueError("n_development, n_evaluation and n_validation must be >= 0")
     bad = set(p.event_names) - set(EVENT_NAMES)
     if bad or len(p.event_names) < p.max_events:
         raise ValueError(f"event_names must hold at least max_events known events; unknown: {sorted(bad)}")
