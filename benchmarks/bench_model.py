@@ -25,7 +25,7 @@ from aac_subsampling.data.clotho_card import CAPTIONS_PER_CLIP
 from aac_subsampling.devices import peak_host_memory_bytes, peak_memory_bytes
 from aac_subsampling.loss import token_weights, weighted_cross_entropy
 from aac_subsampling.paper import PAPER_VOCABULARY_SIZE, SHORTEST_CLIP_FRAMES
-from aac_subsampling.training import build_model, resolve_device
+from aac_subsampling.training import build_model, flush_denormals, resolve_device
 
 
 def synthetic_dataset(n_clips: int, frames: int, captions_per_clip: int = CAPTIONS_PER_CLIP, caption_length: int = 15):
@@ -42,6 +42,7 @@ def synthetic_dataset(n_clips: int, frames: int, captions_per_clip: int = CAPTIO
 
 
 def time_steps(factor: int, frames: int, steps: int, batch_size: int, mode: str, device: str) -> dict:
+    flush_denormals(resolve_device(device))  # as training does (benchmarks/bench_denormals.py measures why)
     config = Config().with_overrides({"model": {"subsampling_factor": factor}, "device": device})
     target = resolve_device(device)
     model = build_model(config, PAPER_VOCABULARY_SIZE).to(target)

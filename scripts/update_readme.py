@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from aac_subsampling import layout, tables
+from aac_subsampling.analysis.records import load_predictions, training_summary
 from aac_subsampling.data.clotho_card import CLOTHO_V1_COUNTS
 from aac_subsampling.open_questions.study import interval_phrase, load_study
 from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
@@ -43,13 +44,22 @@ def _number(value: float, digits: int = 3) -> str:
     return "" if pd.isna(value) else f"{value:.{digits}f}"
 
 
+def floor_metrics(folder: Path) -> dict[str, dict[str, float | None]]:
+    """Each audio-blind floor's corpus scores: ``floors.json``, or the older ``baseline.json`` (constant only)."""
+    if (folder / layout.FLOORS_RECORD).is_file():
+        floors = json.loads((folder / layout.FLOORS_RECORD).read_text())["floors"]
+        return {name: floor["metrics"] for name, floor in floors.items()}
+    return {"constant": json.loads((folder / "baseline.json").read_text())["metrics"]}
+
+
 def table1_block(profile: str) -> str:
     folder = published_dir(profile)
     summary = pd.read_csv(layout.table_file(folder, layout.TABLE1_SEEDS_FILE))
     shown = tables.display_table1(summary).reset_index()
-    baseline = json.loads((folder / "baseline.json").read_text())
     paper = tables.paper_table1()
-    shown["constant caption"] = [_number(baseline["metrics"].get(metric) or float("nan")) for metric in shown["metric"]]
+    for name, metrics in floor_metrics(folder).items():
+        label = f"{name.replace('_', '-')} caption"
+        shown[label] = [_number(metrics.get(metric) or float("nan")) for metric in shown["metric"]]
     shown["paper M=1"] = [_number(paper.loc[metric, "M=1"]) for metric in shown["metric"]]
     shown["paper M=16"] = [_number(paper.loc[metric, "M=16"]) for metric in shown["metric"]]
     return markdown(shown)
@@ -151,7 +161,73 @@ def study_verdicts_block(profile: str) -> str:
     return markdown(verdicts[["question", "M", "verdict"]])
 
 
+def listening_block(profile: str, metric: str = "CIDEr") -> str:
+    """Per M: the score with the clips' own audio and with swapped audio, the drop and the margins over the two
+    floors (paired 95 % intervals, pooled over seeds), and how long each seed trained."""
+    folder = published_dir(profile)
+    audio = pd.read_csv(layout.table_file(folder, layout.AUDIO_DEPENDENCE_FILE))
+    audio = audio[(audio["metric"] == metric) & (audio["seed"].astype(str) == "pooled")].set_index("M")
+    floors = pd.read_csv(layout.table_file(folder, layout.FLOOR_COMPARISONS_FILE))
+    floors = floors[floors["metric"] == metric]
+    steps = training_summary(folder).set_index("M")
+    rows = []
+    for factor, row in audio.sort_index().iterrows():
+        by_floor = floors[floors["M"] == factor].set_index("floor")
+        rows.append(
+            {
+                "M": factor,
+                f"{metric}, own audio": _number(row["score"]),
+                "swapped audio": _number(row["swapped_score"]),
+                "own - swapped": interval_phrase(row),
+                **{
+                    f"- {name.replace('_', '-')} caption": interval_phrase(by_floor.loc[name])
+                    for name in by_floor.index
+                },
+                "steps (each seed)": steps.loc[factor, "steps"],
+                "kept step": steps.loc[factor, "kept step"],
+                "minutes": steps.loc[factor, "minutes"],
+            }
+        )
+    return markdown(pd.DataFrame(rows))
+
+
+def facts_block(profile: str) -> str:
+    frame = pd.read_csv(layout.table_file(published_dir(profile), layout.FACTS_TABLE_FILE))
+    frame["cell"] = [
+        "" if pd.isna(m) else f"{m:.2f} [{lo:.2f}, {hi:.2f}]" if pd.notna(lo) else f"{m:.2f}"
+        for m, lo, hi in zip(frame["mean"], frame["ci_low"], frame["ci_high"])
+    ]
+    wide = frame.pivot_table(index="fact", columns="system", values="cell", aggfunc="first", sort=False)
+    order = [c for c in wide.columns if c.startswith("M=")] + [c for c in wide.columns if not c.startswith("M=")]
+    applicable = frame.drop_duplicates("fact").set_index("fact")["n_clips_applicable"]
+    wide = wide[order].rename(columns=lambda c: c.replace("_", "-"))
+    wide.insert(0, "clips it applies to", [int(applicable[f]) for f in wide.index])
+    return markdown(wide.reset_index().rename(columns={"fact": "fact right"}))
+
+
+def examples_block(profile: str, factors: tuple[int, int] = (1, 16), n: int = 5) -> str:
+    """The first ``n`` evaluation clips of seed 0: a reference, M=1's and M=16's captions, and M=16's caption of
+    the same clip decoded from another clip's audio."""
+    folder = published_dir(profile)
+    low, high = (load_predictions(folder, 0, factor).set_index("file_name") for factor in factors)
+    rows = []
+    for clip in list(high.index)[:n]:
+        rows.append(
+            {
+                "clip": clip,
+                "reference (caption_1)": high.loc[clip, "caption_1"],
+                f"M={factors[0]}": low.loc[clip, "prediction"],
+                f"M={factors[1]}": high.loc[clip, "prediction"],
+                f"M={factors[1]}, another clip's audio": high.loc[clip, "prediction_swapped_audio"],
+            }
+        )
+    return markdown(pd.DataFrame(rows))
+
+
 RENDERERS: dict[str, Callable[[str], str]] = {
+    "listening": listening_block,
+    "facts": facts_block,
+    "examples": examples_block,
     "table1": table1_block,
     "comparisons": comparisons_block,
     "table2": table2_block,

@@ -182,3 +182,16 @@ def test_a_model_that_ignores_the_audio_fails_the_listening_claims(tmp_path) -> 
     )
     claims = write_report(folder, n_resamples=100, context=False, progress=False).claims.set_index("claim")["verdict"]
     assert claims["every M uses the audio (own minus swapped audio)"] != HOLDS
+
+
+def test_every_profile_that_stops_on_validation_has_a_corpus_with_a_validation_split() -> None:
+    from aac_subsampling.data.synthetic.presets import PRESETS
+    from aac_subsampling.profiles import PROFILES
+
+    for profile in PROFILES.values():
+        train = profile.config().train
+        if train.stop_on == "validation_cider" or train.validate_every > 0:
+            assert profile.corpus == "synthetic", profile.name  # Clotho v1 has no validation split
+            assert PRESETS[profile.synthetic_preset].n_validation >= 2, profile.name
+    assert PROFILES["quick"].config().train.stop_on == "validation_cider"
+    assert PROFILES["paper"].config().train.stop_on == "training_loss"  # the paper's rule

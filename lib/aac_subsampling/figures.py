@@ -63,10 +63,19 @@ def _seed_columns(summary: pd.DataFrame) -> list[str]:
     return [c for c in summary.columns if c.startswith("seed") and c.removeprefix("seed").isdigit()]
 
 
-def metrics_vs_m(summary: pd.DataFrame, path: Path | str, our_label: str = "this run") -> Path:
+FLOOR_STYLES = {"constant": ("tab:gray", ":"), "language_prior": ("black", "-.")}
+
+
+def metrics_vs_m(
+    summary: pd.DataFrame,
+    path: Path | str,
+    our_label: str = "this run",
+    floors: dict[str, dict[str, float | None]] | None = None,
+) -> Path:
     """One panel per available metric of ``table1_seeds`` (:func:`~aac_subsampling.analysis.seeds.seed_summary`):
     the seed-mean against M (log2 axis), a band for the pooled 95 % bootstrap interval over clips, and each
-    seed's score as a point. Unavailable metrics are named under the figure, not drawn as 0."""
+    seed's score as a point; ``floors`` (name -> metric -> score), the audio-blind captions, as horizontal
+    lines. Unavailable metrics are named under the figure, not drawn as 0."""
     metrics, missing = _available_metrics(summary)
     figure, axes = _panels(len(metrics))
     seeds = _seed_columns(summary)
@@ -87,17 +96,23 @@ def metrics_vs_m(summary: pd.DataFrame, path: Path | str, our_label: str = "this
                 alpha=0.6,
                 label="each seed" if column == seeds[0] else None,
             )
+        for name, scores in (floors or {}).items():
+            value = scores.get(metric)
+            if value is not None and np.isfinite(value):
+                color, style = FLOOR_STYLES.get(name, ("tab:gray", ":"))
+                axis.axhline(value, color=color, ls=style, lw=1.1, label=f"{name.replace('_', '-')} caption")
         _log2_axis(axis, factors)
         n = int(data["n_seeds"].max())
         axis.set_title(f"{metric} (n={n} seed{'s' * (n != 1)})", fontsize=9)
         axis.set_xlabel("M")
     if axes:
-        axes[0].legend(fontsize=7, loc="best")
+        handles, labels = axes[0].get_legend_handles_labels()
+        figure.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=5)
     note = f"not available: {', '.join(missing)}" if missing else ""
     figure.suptitle("Table 1: caption metrics vs sub-sampling factor M", y=1.0)
-    if note:
-        figure.text(0.5, -0.01, note, ha="center", fontsize=8, color="0.3")
     figure.tight_layout()
+    if note:
+        figure.text(0.5, -0.06, note, ha="center", fontsize=8, color="0.3")
     return _save(figure, path)
 
 
@@ -300,10 +315,9 @@ def listening_vs_m(
         axis.plot(pooled["M"], pooled["score"], "-o", ms=4, color=OURS_COLOR, label="own audio")
         axis.plot(pooled["M"], pooled["swapped_score"], "--s", ms=4, color="tab:red", label="another clip's audio")
         _log2_axis(axis, factors)
-    styles = {"constant": ("tab:gray", ":"), "language_prior": ("black", "-.")}
     rows = floors[floors["metric"] == metric].drop_duplicates("floor")
     for row in rows.itertuples():
-        color, style = styles.get(row.floor, ("tab:gray", ":"))
+        color, style = FLOOR_STYLES.get(row.floor, ("tab:gray", ":"))
         axis.axhline(row.floor_score, color=color, ls=style, lw=1.2, label=f"{row.floor.replace('_', '-')} caption")
     axis.set_xlabel("sub-sampling factor M")
     axis.set_ylabel(metric)
@@ -317,9 +331,11 @@ def facts_vs_m(facts: pd.DataFrame, path: Path | str) -> Path:
     floors' shares as lines."""
     names = list(dict.fromkeys(facts["fact"]))
     figure, axes = _panels(len(names), columns=len(names), size=(2.6, 2.6))
+    factors = sorted(facts["M"].dropna().astype(int).unique().tolist())
     for axis, fact in zip(axes, names):
-        data = facts[(facts["fact"] == fact) & facts["M"].notna()].sort_values("M")
-        factors = data["M"].astype(int).tolist()
+        data = facts[(facts["fact"] == fact) & facts["M"].notna() & facts["mean"].notna()].sort_values("M")
+        if data.empty:
+            axis.text(0.5, 0.5, "applies to no\nevaluated caption", ha="center", va="center", transform=axis.transAxes)
         axis.errorbar(
             data["M"].astype(int),
             data["mean"],
@@ -329,7 +345,7 @@ def facts_vs_m(facts: pd.DataFrame, path: Path | str) -> Path:
             color=OURS_COLOR,
             capsize=2,
         )
-        for row in facts[(facts["fact"] == fact) & facts["M"].isna()].itertuples():
+        for row in facts[(facts["fact"] == fact) & facts["M"].isna() & facts["mean"].notna()].itertuples():
             axis.axhline(row.mean, color="gray", ls=":" if row.system == "constant" else "-.", lw=1.0)
         if factors:
             _log2_axis(axis, factors)
@@ -369,5 +385,5 @@ def training_history(history: list[dict[str, float]], title: str, path: Path | s
         if len(best_x):
             axis.axvline(float(best_x.iloc[0]), color="gray", ls=":", lw=1.0)
     axis.set_title(f"{title} (dotted: the kept epoch)", fontsize=10)
-    axis.legend(handles, labels, fontsize=8, loc="center left", bbox_to_anchor=(1.12, 0.5))
+    axis.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
     return _save(figure, path)

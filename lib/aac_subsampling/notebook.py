@@ -61,6 +61,11 @@ def setup(
         headless=bool(headless),
     )
     run.results_dir.mkdir(parents=True, exist_ok=True)
+    # Before the first parallel torch operation: threads inherit the flag only from the thread that creates them.
+    from aac_subsampling.devices import resolve_device
+    from aac_subsampling.training import flush_denormals
+
+    flush_denormals(resolve_device(device))
     print(f"profile {name!r}: {chosen.description}")
     print(
         f"corpus folder: {paths.relative_to_project(run.data_dir)}; "

@@ -49,7 +49,9 @@ def build_model(config: Config, vocabulary_size: int) -> CaptioningModel:
 def flush_denormals(device: torch.device) -> bool:
     """Flush denormal floats to zero on a CPU (see the module docstring); True when the CPU supports it.
 
-    Values below 1.2e-38 become 0: a gradient that small changes no weight of a float32 model.
+    Values below 1.2e-38 become 0: a gradient that small changes no weight of a float32 model. The flag is
+    per thread and a new thread inherits it from the one that creates it, so call this before the first
+    parallel torch operation (``notebook.setup`` does) for torch's worker threads to have it too.
     """
     return device.type == "cpu" and torch.set_flush_denormal(True)
 

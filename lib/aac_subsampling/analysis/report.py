@@ -10,6 +10,7 @@ figures into ``figures_dir``.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,8 +72,14 @@ def write_figures(
     audio_dependence = pd.DataFrame() if audio_dependence is None else audio_dependence
     facts = pd.DataFrame() if facts is None else facts
     out = Path(figures_dir)
+    floors_record = Path(results_dir) / layout.FLOORS_RECORD
+    floor_scores = (
+        {name: floor["metrics"] for name, floor in json.loads(floors_record.read_text())["floors"].items()}
+        if floors_record.is_file()
+        else None
+    )
     paths: dict[str, Path] = {
-        "metrics": figures.metrics_vs_m(written.table1_seeds, out / FIGURE_FILES["metrics"], our_label),
+        "metrics": figures.metrics_vs_m(written.table1_seeds, out / FIGURE_FILES["metrics"], our_label, floor_scores),
         "relative_change": figures.relative_change_vs_m(
             written.table1_seeds, tables.paper_table1(), out / FIGURE_FILES["relative_change"], our_label
         ),
