@@ -65,9 +65,8 @@ def main() -> None:
         result = child(factor, args.frames, args.batch_size, args.vocabulary, args.steps, flush, args.threads)
         print(json.dumps(result))
         return
-    print(
-        f"# T = {args.frames}, batch {args.batch_size} clips x 5 captions, D = {args.vocabulary}, {args.threads} thread(s)"
-    )
+    shape = f"T = {args.frames}, batch {args.batch_size} clips x 5 captions, D = {args.vocabulary}"
+    print(f"# {shape}, {args.threads} thread(s)")
     print(f"{'M':>3} {'denormals':>10} {'forward_s':>10} {'backward_s':>11} {'step_s':>7} {'kept/flushed':>13}")
     for factor in args.factors:
         steps = {}
