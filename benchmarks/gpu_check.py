@@ -380,7 +380,7 @@ def new_training(sizes: Sizes, factor: int, vocabulary: Vocabulary, device: torc
     model = build_model(config, VOCABULARY_SIZE).to(device)  # seeds, and sets cuDNN as training does
     model.train()
     optimiser = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
-    weights = token_weights(vocabulary.frequencies(), config.loss.beta).to(device)
+    weights = token_weights(vocabulary.frequencies(), config.loss.beta, config.loss.class_weights).to(device)
     return TrainingSetup(model, optimiser, weights, device)
 
 

@@ -3,6 +3,7 @@
 Rare words get larger weights: Phi_w = max(min(f) / f_w, beta), with f_w the count of word w in the
 development captions. The paper calls the loss binary cross-entropy; the authors' code used the
 multi-class cross-entropy with these class weights, which is what is implemented here.
+``LossConfig.class_weights=False`` turns the weights off (all 1), as in the runs behind the paper's numbers.
 """
 
 from __future__ import annotations
@@ -14,14 +15,21 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def token_weights(frequencies: Sequence[int], beta: float = 0.5) -> Tensor:
-    """Eq. (10): Phi_w = max(min_v f_v / f_w, beta) for every token w of the vocabulary."""
+def token_weights(frequencies: Sequence[int], beta: float = 0.5, class_weights: bool = True) -> Tensor:
+    """Eq. (10): Phi_w = max(min_v f_v / f_w, beta) for every token w of the vocabulary.
+
+    ``class_weights=False`` gives every token the weight 1, i.e. plain cross-entropy: what the authors'
+    runs behind the paper's numbers used (``use_class_weights: No``, see docs/deviations.md). The
+    frequencies are checked either way, so a broken vocabulary count is caught in both cases.
+    """
     counts = torch.as_tensor(list(frequencies), dtype=torch.float64)
     if counts.numel() == 0:
         raise ValueError("token_weights needs at least one frequency")
     if (counts <= 0).any():
         bad = torch.nonzero(counts <= 0).flatten().tolist()[:5]
         raise ValueError(f"token frequencies must be positive; tokens at indices {bad} have count <= 0")
+    if not class_weights:
+        return torch.ones(counts.numel(), dtype=torch.float32)
     return (counts.min() / counts).clamp(min=beta).to(torch.float32)
 
 

@@ -140,7 +140,9 @@ def parse_arguments(argv: list[str] | None = None) -> RunOptions:
         default="quick",
         choices=sorted(PROFILES),
         help="smoke (CI, seconds), quick (default; synthetic corpus, CPU, about 15 min), "
-        "long (Clotho-length synthetic clips) or paper (Clotho v1, the paper's settings; GPU)",
+        "long (Clotho-length synthetic clips), paper (Clotho v1, the paper's settings; GPU) or as_run (Clotho v1, "
+        "the settings of the authors' runs behind the paper's numbers, see docs/deviations.md; GPU; also called "
+        "authors_code)",
     )
     parser.add_argument("--data-dir", type=Path, help="corpus folder in Clotho's layout (default: the profile's)")
     parser.add_argument("--results-dir", type=Path, help="working results folder (default: results/<profile>)")

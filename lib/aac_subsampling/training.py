@@ -206,7 +206,7 @@ def train_model(
     device = resolve_device(config.device)
     flush_denormals(device)
     model.to(device)
-    weights = token_weights(token_frequencies, config.loss.beta).to(device)
+    weights = token_weights(token_frequencies, config.loss.beta, config.loss.class_weights).to(device)
     if weights.numel() != model.vocabulary_size:
         raise ValueError(f"{weights.numel()} token frequencies for a model with {model.vocabulary_size} output tokens")
     optimiser = torch.optim.Adam(model.parameters(), lr=train_cfg.learning_rate)
