@@ -195,3 +195,59 @@ def test_every_profile_that_stops_on_validation_has_a_corpus_with_a_validation_s
             assert PRESETS[profile.synthetic_preset].n_validation >= 2, profile.name
     assert PROFILES["quick"].config().train.stop_on == "validation_cider"
     assert PROFILES["paper"].config().train.stop_on == "training_loss"  # the paper's rule
+
+
+def test_pause_and_resume_with_validation_stopping_equals_uninterrupted(tmp_path) -> None:
+    """Validation every 2 epochs, early stopping on it: a run paused after 3 epochs and resumed keeps the same
+    epoch and weights, and takes the same validations, as one that was never paused."""
+    from aac_subsampling.training import train_model
+
+    overrides = {"train": {"stop_on": "validation_cider", "validate_every": 2, "max_epochs": 8, "patience": 4}}
+
+    def validator(m) -> dict[str, float]:  # a deterministic score of the weights; peaks early so that it stops
+        total = float(sum(p.double().abs().sum() for p in m.parameters()))
+        return {"validation_cider": -abs(total % 7.0 - 3.0), "validation_cider_swapped": 0.0}
+
+    straight, dataset, frequencies, config = tiny_training(overrides)
+    whole = train_model(straight, dataset, frequencies, config, tmp_path / "a.pt", progress=False, validate=validator)
+    paused, _, _, _ = tiny_training(overrides)
+    first = train_model(
+        paused,
+        dataset,
+        frequencies,
+        config,
+        tmp_path / "b.pt",
+        progress=False,
+        validate=validator,
+        max_epochs_this_call=3,
+    )
+    assert first.stop_reason == "paused"
+    resumed, _, _, _ = tiny_training(overrides)
+    second = train_model(resumed, dataset, frequencies, config, tmp_path / "b.pt", progress=False, validate=validator)
+    assert (second.best_epoch, second.epochs_completed, second.stop_reason) == (
+        whole.best_epoch,
+        whole.epochs_completed,
+        whole.stop_reason,
+    )
+    assert [h.get("validation_cider") for h in second.history] == [h.get("validation_cider") for h in whole.history]
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_the_prepare_key_sees_the_validation_split_and_the_preset_sizes(tmp_path, monkeypatch) -> None:
+    """A corpus made before its preset had a validation split must not pass for a current one."""
+    import dataclasses
+
+    from aac_subsampling import runkey
+    from aac_subsampling.data.synthetic import presets
+
+    for name in ("clotho_captions_development.csv", "clotho_captions_evaluation.csv"):
+        (tmp_path / name).write_text("file_name,caption_1\n")
+    before = runkey.prepare_key("quick", tmp_path)
+    (tmp_path / "clotho_captions_validation.csv").write_text("file_name,caption_1\n")
+    with_validation = runkey.prepare_key("quick", tmp_path)
+    assert before["corpus"] != with_validation["corpus"]
+    assert with_validation["synthetic_settings"]["n_validation"] == 40
+    smaller = dataclasses.replace(presets.PRESETS["quick"], n_validation=0)
+    monkeypatch.setitem(presets.PRESETS, "quick", smaller)
+    assert runkey.prepare_key("quick", tmp_path)["synthetic_settings"] != with_validation["synthetic_settings"]

@@ -291,7 +291,11 @@ def learning_curves(histories: pd.DataFrame, path: Path | str) -> Path:
     factors = sorted(data["M"].unique().tolist())
     colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, max(1, len(factors))))
     for color, factor in zip(colors, factors):
-        curve = data[data["M"] == factor].groupby("step")[["validation_cider", "validation_cider_swapped"]].mean()
+        runs = data[data["M"] == factor]
+        grouped = runs.groupby("step")
+        # the mean only where every seed still trained (early stopping ends seeds at different steps)
+        reached = grouped["seed"].nunique() == runs["seed"].nunique()
+        curve = grouped[["validation_cider", "validation_cider_swapped"]].mean()[reached]
         axis.plot(curve.index, curve["validation_cider"], "-", color=color, lw=1.6, label=f"M={factor}")
         axis.plot(curve.index, curve["validation_cider_swapped"], "--", color=color, lw=1.0)
     axis.set_xlabel("optimiser steps")

@@ -377,6 +377,12 @@ def train_subsampling_model(
     validate = None
     if config.train.validate_every > 0 or config.train.stop_on == "validation_cider":
         if VALIDATION_SPLIT not in prepared.clips:
+            if prepared.data_dir is not None and VALIDATION_SPLIT in corpus_splits(prepared.data_dir):
+                raise ValueError(
+                    f"the corpus {prepared.record['data_dir']} has a {VALIDATION_SPLIT} split but the prepared data "
+                    f"({layout.PREPARED_RECORD}) were made without it: re-run notebook 01 (or delete "
+                    f"{layout.PREPARED_RECORD}) so that training can validate"
+                )
             raise ValueError(
                 f"the {profile_name} profile validates during training (stop_on={config.train.stop_on!r}, "
                 f"validate_every={config.train.validate_every}) but the corpus "
@@ -520,10 +526,14 @@ def evaluate_subsampling_model(
         swapped.write(directory, stem=layout.SWAPPED_METRICS_STEM)
     else:
         print("one evaluation clip: no other clip's audio to decode it from; the audio-dependence check is skipped")
+        for stale in directory.glob(f"{layout.SWAPPED_METRICS_STEM}_*"):  # an earlier evaluation's
+            stale.unlink()
     write_predictions(directory / layout.PREDICTIONS_FILE, predictions, references, swapped_predictions, partners)
     facts = score_corpus_facts(prepared, "evaluation", predictions)
     if facts is not None:
         facts.to_csv(directory / layout.FACTS_FILE, float_format="%.6g")
+    else:
+        (directory / layout.FACTS_FILE).unlink(missing_ok=True)
 
     frames = [len(features[c]) for c in clip_ids]
     n_layers = config.model.encoder_layers
@@ -611,7 +621,7 @@ def evaluate_floors(results_dir: Path, seed: int = 0) -> dict[str, Any]:
     A model that ignores the audio can at best say one such caption for every clip: the trained models must
     beat both for their captions to depend on the audio.
     """
-    from aac_subsampling.analysis.floors import floor_captions
+    from aac_subsampling.analysis.floors import FLOOR_NAMES, floor_captions
     from aac_subsampling.evaluation import evaluate_captions
 
     results_dir = Path(results_dir)
@@ -619,9 +629,9 @@ def evaluate_floors(results_dir: Path, seed: int = 0) -> dict[str, Any]:
     prepared_digest = runkey.file_digest(results_dir / layout.PREPARED_RECORD)
     if path.exists():
         record = json.loads(path.read_text())
-        complete = all(
+        complete = set(record.get("floors", {})) == set(FLOOR_NAMES) and all(
             (layout.floor_dir(results_dir, name) / f"{layout.METRICS_STEM}_per_clip.csv").is_file()
-            for name in record.get("floors", {})
+            for name in FLOOR_NAMES
         )
         if record.get("prepared") == prepared_digest and complete:
             return record

@@ -17,7 +17,7 @@ from typing import Any
 
 from aac_subsampling import __version__, layout
 from aac_subsampling.config import Config
-from aac_subsampling.data.clotho_card import CAPTION_FILES  # split -> its captions CSV (fingerprinted below)
+from aac_subsampling.data.clotho_card import CAPTION_FILES, captions_file  # split -> its captions CSV (fingerprinted)
 from aac_subsampling.paths import relative_to_project
 from aac_subsampling.profiles import get_profile
 
@@ -45,13 +45,25 @@ def file_digest(path: Path) -> str | None:
     return hasher.hexdigest()[:16]
 
 
+def synthetic_settings(preset: str | None) -> dict[str, Any] | None:
+    """Every setting of a synthetic preset (None for Clotho), as the corpus marker records them."""
+    if preset is None:
+        return None
+    import dataclasses
+
+    from aac_subsampling.data.synthetic.presets import PRESETS
+
+    return json.loads(json.dumps(dataclasses.asdict(PRESETS[preset])))
+
+
 def corpus_identity(data_dir: Path) -> dict[str, Any]:
     """Where the corpus is (relative to the project when inside it) and what its captions say."""
     data_dir = Path(data_dir)
-    return {
-        "data_dir": relative_to_project(data_dir),
-        "captions": {split: file_digest(data_dir / name) for split, name in CAPTION_FILES.items()},
-    }
+    captions = {split: file_digest(data_dir / name) for split, name in CAPTION_FILES.items()}
+    validation = data_dir / captions_file("validation")  # the synthetic corpora's third split, when present
+    if validation.is_file():
+        captions["validation"] = file_digest(validation)
+    return {"data_dir": relative_to_project(data_dir), "captions": captions}
 
 
 def training_config(
@@ -87,6 +99,8 @@ def prepare_key(profile: str, data_dir: Path) -> dict[str, Any]:
         "profile": chosen.name,
         "corpus": corpus_identity(data_dir),
         "synthetic_preset": chosen.synthetic_preset,
+        # The preset's sizes (a validation split added to a preset must remake the corpus and the prepared data)
+        "synthetic_settings": synthetic_settings(chosen.synthetic_preset),
         "features": chosen.config().features.cache_key(),
         "package_version": __version__,
     }

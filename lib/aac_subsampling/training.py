@@ -221,7 +221,8 @@ def train_model(
         state = load_checkpoint(checkpoint_path)
         model.load_state_dict(state["model"])  # copies the CPU tensors into the parameters on `device`
         optimiser.load_state_dict(state["optimiser"])  # moves Adam's moments to each parameter's device
-        stopper = EarlyStopping(**state["early_stopping"])
+        # a checkpoint from before validation existed has no last_epoch: its values came every epoch
+        stopper = EarlyStopping(**({"last_epoch": state["epochs_completed"] - 1} | state["early_stopping"]))
         history, best_state, start_epoch = state["history"], state["best_model"], state["epochs_completed"]
         _set_rng_state(state["rng"])
         if state["finished"]:
@@ -280,7 +281,7 @@ def train_model(
         record: dict[str, float] = {"epoch": epoch, "step": (epoch + 1) * n_batches, "loss": mean_loss}
         if validate is not None and validation_due(epoch, train_cfg):
             validation_started = time.perf_counter()
-            record.update(validate(model))
+            record.update({name: float(value) for name, value in validate(model).items()})
             record["validation_seconds"] = time.perf_counter() - validation_started
         watched = mean_loss if train_cfg.stop_on == "training_loss" else -record.get("validation_cider", np.nan)
         if np.isfinite(watched) and stopper.update(watched, epoch):

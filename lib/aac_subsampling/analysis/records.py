@@ -207,9 +207,19 @@ def finite_or_none(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
+def _training_seconds(record: Mapping[str, Any]) -> float:
+    """A training's time over all its calls (a resumed run's record holds only its last call's wall time): the
+    history's epoch and validation seconds."""
+    history = record.get("history") or []
+    if not history:
+        return float(record.get("wall_time_s") or 0.0)
+    return float(sum((entry.get("seconds") or 0.0) + (entry.get("validation_seconds") or 0.0) for entry in history))
+
+
 def training_summary(results_dir: Path | str) -> pd.DataFrame:
     """How long each M trained: one row per M, each seed's figure in seed order ("1000 / 950 / 900"): optimiser
-    steps trained, the step whose weights were kept, wall minutes, and why each training stopped."""
+    steps trained, the step whose weights were kept, minutes of training and validation (all calls of a resumed
+    run), and why each training stopped."""
     per_factor: dict[int, list[dict[str, Any]]] = {}
     for seed, factor in layout.completed_runs(results_dir, record=layout.TRAINING_RECORD):
         record = _read_json(layout.training_record(results_dir, seed, factor))
@@ -226,7 +236,7 @@ def training_summary(results_dir: Path | str) -> pd.DataFrame:
                 "seeds": each("seed"),
                 "steps": each("steps"),
                 "kept step": each("best_step"),
-                "minutes": " / ".join(f"{r['wall_time_s'] / 60:.1f}" for r in records),
+                "minutes": " / ".join(f"{_training_seconds(r) / 60:.1f}" for r in records),
                 "stopped by": ", ".join(sorted({str(r.get("stop_reason")) for r in records})),
                 "watched": ", ".join(sorted({str(r.get("stop_on", "training_loss")) for r in records})),
             }

@@ -181,5 +181,14 @@ def write_report(
         if context
         else None
     )
-    paths = write_figures(results_dir, figures_dir, written, comparisons, our_label, floors, listening, facts)
+    paths = write_figures(
+        results_dir,
+        figures_dir,
+        written,
+        comparisons,
+        our_label,
+        floors if not floors.empty else None,
+        listening,
+        facts,
+    )
     return Report(written, comparisons, diversity, claims, found, paths, floors, listening, facts, curves)

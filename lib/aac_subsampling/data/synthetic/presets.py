@@ -127,6 +127,10 @@ def resolve_preset(preset: str | CorpusPreset, **overrides: Any) -> CorpusPreset
         raise ValueError(f"max_events must be 1, 2 or 3, got {p.max_events}")
     if p.n_development < 0 or p.n_evaluation < 0 or p.n_validation < 0:
         raise ValueError("n_development, n_evaluation and n_validation must be >= 0")
+    if p.n_validation == 1:
+        raise ValueError(
+            "n_validation must be 0 or at least 2 (each validation clip is also decoded from another's audio)"
+        )
     bad = set(p.event_names) - set(EVENT_NAMES)
     if bad or len(p.event_names) < p.max_events:
         raise ValueError(f"event_names must hold at least max_events known events; unknown: {sorted(bad)}")
