@@ -90,6 +90,10 @@ def floor_dir(results_dir: Path | str, name: str) -> Path:
     return Path(results_dir) / FLOORS_DIR / name
 
 
+def floor_clip_scores(results_dir: Path | str, name: str) -> Path:
+    return floor_dir(results_dir, name) / f"{METRICS_STEM}_per_clip.csv"
+
+
 def figures_dir(results_dir: Path | str) -> Path:
     return Path(results_dir) / FIGURES_DIR
 

@@ -630,8 +630,7 @@ def evaluate_floors(results_dir: Path, seed: int = 0) -> dict[str, Any]:
     if path.exists():
         record = json.loads(path.read_text())
         complete = set(record.get("floors", {})) == set(FLOOR_NAMES) and all(
-            (layout.floor_dir(results_dir, name) / f"{layout.METRICS_STEM}_per_clip.csv").is_file()
-            for name in FLOOR_NAMES
+            layout.floor_clip_scores(results_dir, name).is_file() for name in FLOOR_NAMES
         )
         if record.get("prepared") == prepared_digest and complete:
             return record

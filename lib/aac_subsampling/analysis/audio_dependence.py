@@ -16,7 +16,13 @@ import pandas as pd
 from aac_subsampling import layout
 from aac_subsampling.analysis import resampling
 from aac_subsampling.analysis.paired import paired_difference
-from aac_subsampling.analysis.records import RunKey, align_clips, load_evaluation_records, read_clip_scores
+from aac_subsampling.analysis.records import (
+    RunKey,
+    align_clips,
+    load_evaluation_records,
+    read_clip_scores,
+    seeds_by_factor,
+)
 from aac_subsampling.analysis.seeds import load_all_clip_scores
 from aac_subsampling.evaluation import METRIC_NAMES
 
@@ -61,9 +67,7 @@ def audio_dependence(
     }
     n_clips = next(iter(own.values())).n_clips
     weights = resampling.draw_weights(n_clips, n_resamples, seed)
-    by_factor: dict[int, list[int]] = {}
-    for run_seed, factor in keys:
-        by_factor.setdefault(factor, []).append(run_seed)
+    by_factor = seeds_by_factor(keys)
     rows = []
     for metric in METRIC_NAMES:
         for factor, seeds in sorted(by_factor.items()):

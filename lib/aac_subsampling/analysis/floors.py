@@ -86,8 +86,7 @@ def floor_captions(development_captions: Sequence[str], seed: int = 0) -> dict[s
 
 def load_floor_scores(results_dir: Path | str, name: str) -> ClipScores:
     """A floor's per-clip scores (written by :func:`aac_subsampling.pipeline.evaluate_floors`)."""
-    path = layout.floor_dir(results_dir, name) / f"{layout.METRICS_STEM}_per_clip.csv"
-    return read_clip_scores(path, seed=-1, factor=0)
+    return read_clip_scores(layout.floor_clip_scores(results_dir, name), seed=-1, factor=0)
 
 
 def compare_to_floors(

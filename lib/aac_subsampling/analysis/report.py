@@ -66,8 +66,10 @@ def write_figures(
     floors: pd.DataFrame | None = None,
     audio_dependence: pd.DataFrame | None = None,
     facts: pd.DataFrame | None = None,
+    histories: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
-    """The figures of :data:`FIGURE_FILES` into ``figures_dir`` (each only where its table has rows)."""
+    """The figures of :data:`FIGURE_FILES` into ``figures_dir`` (each only where its table has rows);
+    ``histories``: the training histories when the caller has read them already."""
     floors = pd.DataFrame(columns=["metric", "floor"]) if floors is None else floors
     audio_dependence = pd.DataFrame() if audio_dependence is None else audio_dependence
     facts = pd.DataFrame() if facts is None else facts
@@ -88,7 +90,7 @@ def write_figures(
         paths["paired_differences"] = figures.paired_differences_vs_m(
             comparisons, out / FIGURE_FILES["paired_differences"]
         )
-    histories = load_training_histories(results_dir)
+    histories = load_training_histories(results_dir) if histories is None else histories
     if not histories.empty:
         paths["training_loss"] = figures.training_loss_vs_epoch(histories, out / FIGURE_FILES["training_loss"])
     if histories["validation_cider"].notna().any():
@@ -145,10 +147,7 @@ def write_report(
     diversity.to_csv(layout.table_file(results_dir, layout.DIVERSITY_FILE), index=False, float_format="%.4f")
     floors = (
         compare_to_floors(results_dir, written.records, n_resamples=max(n_resamples, 1), seed=seed)
-        if all(
-            (layout.floor_dir(results_dir, name) / f"{layout.METRICS_STEM}_per_clip.csv").is_file()
-            for name in FLOOR_NAMES
-        )
+        if all(layout.floor_clip_scores(results_dir, name).is_file() for name in FLOOR_NAMES)
         else pd.DataFrame()
     )
     if not floors.empty:
@@ -190,5 +189,6 @@ def write_report(
         floors if not floors.empty else None,
         listening,
         facts,
+        histories,
     )
     return Report(written, comparisons, diversity, claims, found, paths, floors, listening, facts, curves)
