@@ -128,6 +128,51 @@ def test_gradient_clipping_acts_on_the_gradients_the_optimiser_uses(monkeypatch)
     assert max(clipped) <= 0.01 * (1 + 1e-4)
 
 
+def test_cosine_schedule_falls_from_the_rate_to_zero_over_the_cap(monkeypatch):
+    """The rate each optimiser step uses: constant by default; with "cosine", half a cosine over max_epochs."""
+    seen = []
+    original_step = torch.optim.Adam.step
+
+    def recording_step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
+    rates = {}
+    for schedule in ("constant", "cosine"):
+        seen.clear()
+        overrides = {**TINY, "train": {**TINY["train"], "max_epochs": 4, "patience": 100, "lr_schedule": schedule}}
+        config, vocabulary, dataset, _ = tiny_problem(overrides)
+        train_model(build_model(config, len(vocabulary)), dataset, vocabulary.frequencies(), config, progress=False)
+        rates[schedule] = list(seen)
+    base = config.train.learning_rate
+    assert rates["constant"] == [base] * len(rates["constant"])
+    cosine = rates["cosine"]
+    assert cosine[0] == pytest.approx(base) and all(a > b for a, b in zip(cosine, cosine[1:]))
+    assert cosine[len(cosine) // 2] == pytest.approx(base / 2, rel=0.2) and 0 < cosine[-1] < 0.1 * base
+
+
+def test_unknown_schedule_is_refused_before_training():
+    config, vocabulary, dataset, _ = tiny_problem({**TINY, "train": {**TINY["train"], "lr_schedule": "linear"}})
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train_model(build_model(config, len(vocabulary)), dataset, vocabulary.frequencies(), config, progress=False)
+
+
+def test_cosine_schedule_resumes_on_the_same_curve(tmp_path):
+    overrides = {**TINY, "train": {**TINY["train"], "max_epochs": 4, "patience": 100, "lr_schedule": "cosine"}}
+    config, vocabulary, dataset, _ = tiny_problem(overrides)
+    straight = build_model(config, len(vocabulary))
+    train_model(straight, dataset, vocabulary.frequencies(), config, tmp_path / "a.pt", progress=False)
+    paused = build_model(config, len(vocabulary))
+    train_model(
+        paused, dataset, vocabulary.frequencies(), config, tmp_path / "b.pt", progress=False, max_epochs_this_call=2
+    )
+    resumed = build_model(config, len(vocabulary))
+    train_model(resumed, dataset, vocabulary.frequencies(), config, tmp_path / "b.pt", progress=False)
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
 def paused_checkpoint(tmp_path, epochs_before_pause=1):
     """A checkpoint written by ``train_model`` part-way through a run, and the run's config."""
     overrides = {**TINY, "model": {**TINY["model"], "dropout": 0.25}, "train": {**TINY["train"], "max_epochs": 4}}

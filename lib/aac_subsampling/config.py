@@ -25,6 +25,7 @@ ResidualMode = Literal["paper", "code"]
 DropoutPlacement = Literal["paper", "code"]
 BatchMode = Literal["clip", "caption"]
 StopOn = Literal["training_loss", "validation_cider"]
+LearningRateSchedule = Literal["constant", "cosine"]
 SequenceMode = Literal["padded", "packed"]
 Padding = Literal["zeros", "silence"]
 DecoderKind = Literal["paper", "attention"]
@@ -120,6 +121,10 @@ class TrainConfig:
     # "caption": a batch holds batch_size (clip, caption) pairs.
     batch_mode: BatchMode = "clip"
     learning_rate: float = 1e-4  # paper Sec. 3.2; also 2db9c1d <fam>/method.yaml (lr: 1e-4)
+    # "constant" (paper and authors' code: Adam at one rate throughout). "cosine": the rate falls from
+    # learning_rate to 0 along half a cosine over max_epochs' steps (a function of the step alone, so a
+    # resumed run follows the same curve); early stopping may still end training before the cap.
+    lr_schedule: LearningRateSchedule = "constant"
     # The paper states no maximum; 1000 is the authors' (2db9c1d <fam>/method.yaml, nb_epochs: 1000).
     max_epochs: int = 1000
     patience: int = 100  # epochs without improvement before stopping (paper Sec. 3.2; the code ran 10)

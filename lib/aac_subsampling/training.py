@@ -19,6 +19,7 @@ killed at any point and resumed ends with the same weights as an uninterrupted r
 from __future__ import annotations
 
 import copy
+import math
 import pickle
 import random
 import time
@@ -113,6 +114,15 @@ class TrainingResult:
 Validator = Callable[[CaptioningModel], dict[str, float]]
 
 
+def scheduled_learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
+    """The learning rate for optimiser step ``step`` (0-based) of a run of ``total_steps`` steps."""
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    if config.lr_schedule == "cosine":
+        return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+    raise ValueError(f"TrainConfig.lr_schedule must be 'constant' or 'cosine', got {config.lr_schedule!r}")
+
+
 def validation_due(epoch: int, config: TrainConfig) -> bool:
     """Whether the validation split is decoded after ``epoch`` (0-based): every ``validate_every`` epochs and
     after the last one."""
@@ -198,6 +208,7 @@ def train_model(
         raise ValueError(
             f"TrainConfig.stop_on must be 'training_loss' or 'validation_cider', got {train_cfg.stop_on!r}"
         )
+    scheduled_learning_rate(train_cfg, 0, 1)  # an unknown schedule fails here, before any work
     if train_cfg.stop_on == "validation_cider" and (validate is None or train_cfg.validate_every < 1):
         raise ValueError(
             "TrainConfig.stop_on='validation_cider' needs a validation split (the corpus has none, or no "
@@ -213,6 +224,7 @@ def train_model(
     stopper = EarlyStopping(train_cfg.patience, train_cfg.min_improvement)
     history: list[dict[str, float]] = []
     n_batches = dataset.n_batches(train_cfg.batch_size, train_cfg.batch_mode, train_cfg.drop_last)
+    total_steps = train_cfg.max_epochs * n_batches
     best_state = copy.deepcopy(model.state_dict())
     start_epoch = 0
     checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
@@ -272,6 +284,8 @@ def train_model(
                 )
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
+            for group in optimiser.param_groups:
+                group["lr"] = scheduled_learning_rate(train_cfg, epoch * n_batches + batch_index, total_steps)
             if train_cfg.grad_clip_norm is not None:  # after backward(), unlike the authors' code
                 torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.grad_clip_norm)
             optimiser.step()
