@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from aac_subsampling import layout, runkey
 from aac_subsampling.batching import CaptionDataset
@@ -48,6 +49,15 @@ def tiny_problem(config_overrides=TINY):
     return Config().with_overrides(config_overrides), vocabulary, dataset, features
 
 
+def write_evaluation_files(directory: Path) -> None:
+    """The files an evaluation record stands for (runkey.artefact_problem checks them), one clip each."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{layout.METRICS_STEM}_per_clip.csv").write_text("clip_id,CIDEr\na.wav,0.5\n")
+    (directory / f"{layout.METRICS_STEM}_stats.csv").write_text("clip_id,bleu_1_match\na.wav,1\n")
+    (directory / layout.PREDICTIONS_FILE).write_text("file_name,prediction,caption_1\na.wav,a dog,a dog barks\n")
+    (directory / layout.BOOTSTRAP_FILE).write_text("metric,low,high\nCIDEr,0.4,0.6\n")
+
+
 class FakeNotebooks:
     """Writes each stage's record with the key the real pipeline writes; remembers what ran."""
 
@@ -62,6 +72,7 @@ class FakeNotebooks:
         stem = notebook.stem
         if stem.startswith("01"):
             key = runkey.prepare_key(parameters["profile"], data)
+            write_json(results / layout.VOCABULARY_FILE, {"words": [], "counts": []})
             write_json(results / layout.PREPARED_RECORD, {"key": key, "made": time.time()})
         elif stem.startswith("02"):
             if (seed, factor) == self.fail_on:
@@ -69,6 +80,8 @@ class FakeNotebooks:
             key = runkey.training_key(
                 parameters["profile"], data, factor, seed, parameters["max_epochs"], results / layout.PREPARED_RECORD
             )
+            layout.run_dir(results, seed, factor).mkdir(parents=True, exist_ok=True)
+            torch.save({"weight": torch.zeros(1)}, layout.run_dir(results, seed, factor) / layout.MODEL_FILE)
             write_json(
                 layout.training_record(results, seed, factor),
                 {"key": key, "made": time.time(), "resume": parameters["resume"]},
@@ -77,6 +90,7 @@ class FakeNotebooks:
             key = runkey.evaluation_key(
                 layout.training_record(results, seed, factor), parameters["bootstrap_resamples"]
             )
+            write_evaluation_files(layout.run_dir(results, seed, factor))
             write_json(layout.evaluation_record(results, seed, factor), {"key": key, "made": time.time()})
         else:
             key = runkey.results_key(results)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 from aac_subsampling import layout, runkey
-from aac_subsampling.atomic import write_json_atomic
+from aac_subsampling.atomic import atomic_path, write_json_atomic
 from aac_subsampling.batching import CaptionDataset, pad_value_for
 from aac_subsampling.config import Config, FeatureConfig
 from aac_subsampling.data.clotho_card import SPLITS, captions_file
@@ -95,14 +96,51 @@ def ensure_corpus(profile_name: str, data_dir: Path, progress: bool = True) -> d
 
 
 def check_minimum_length(n_frames: dict[str, int], split: str, factors=SUBSAMPLING_FACTORS, n_layers: int = 3) -> None:
-    """Every clip must leave the last encoder layer at least one step for every M of the sweep."""
+    """Every clip must leave the last encoder layer at least one step for every M of the sweep: an error naming
+    the short clips (shortest first, with their frame counts) and what the largest M needs."""
     needed = minimum_input_frames(max(factors), n_layers)
-    short = sorted(name for name, count in n_frames.items() if count < needed)
+    short = sorted((count, name) for name, count in n_frames.items() if count < needed)
     if short:
+        named = ", ".join(f"{name!r} ({count} frames)" for count, name in short[:10])
+        more = f" and {len(short) - 10} more" if len(short) > 10 else ""
         raise ValueError(
             f"{len(short)} {split} clip(s) have fewer than {needed} frames (M = {max(factors)} needs "
-            f"M^(L-1) = {needed}, about {needed * 512 / 44100:.1f} s): {short[:10]}"
+            f"M^(L-1) = {needed}, about {needed * 512 / 44100:.1f} s): {named}{more}; remove them, or run "
+            f"only the M whose M^(L-1) they reach (--m)"
         )
+
+
+class LongCaptionWarning(UserWarning):
+    """Captions longer than the decoder's ``max_steps``: counted and warned about, not an error."""
+
+
+def long_captions(clips: list[Clip], max_words: int) -> list[tuple[str, int, int]]:
+    """(clip, caption number 1-5, words) of every caption with more words than the decoder emits (``max_words``,
+    :attr:`~aac_subsampling.config.DecodeConfig.max_steps`), longest first."""
+    found = [
+        (clip.file_name, k + 1, len(normalise_caption(caption)))
+        for clip in clips
+        for k, caption in enumerate(clip.captions)
+        if len(normalise_caption(caption)) > max_words
+    ]
+    return sorted(found, key=lambda item: -item[2])
+
+
+def warn_long_captions(clips: list[Clip], split: str, max_words: int) -> int:
+    """Warn (not an error) when captions of ``split`` are longer than the decoder can emit: a model can never say
+    them in full, so they cap what any metric can reach. Returns how many there are."""
+    found = long_captions(clips, max_words)
+    if found:
+        clip, column, words = found[0]
+        total = sum(len(clip.captions) for clip in clips)
+        message = (
+            f"{split}: {len(found)} of {total} captions have more than {max_words} words, the most the decoder "
+            f"emits (DecodeConfig.max_steps = {max_words}); no model can say them in full. Longest: "
+            f"{clip!r} caption_{column} ({words} words)"
+        )
+        print(f"WARNING: {message}", flush=True)
+        warnings.warn(message, LongCaptionWarning, stacklevel=2)
+    return len(found)
 
 
 @dataclass
@@ -184,7 +222,8 @@ def prepare_data(
     data_dir, results_dir = Path(data_dir).resolve(), Path(results_dir).resolve()
     results_dir.mkdir(parents=True, exist_ok=True)
     corpus = ensure_corpus(profile_name, data_dir, progress)
-    feature_config = get_profile(profile_name).config().features
+    profile_config = get_profile(profile_name).config()
+    feature_config = profile_config.features
     record: dict[str, Any] = {
         "profile": profile_name,
         "data_dir": relative_to_project(data_dir),
@@ -193,20 +232,25 @@ def prepare_data(
         "splits": {},
     }
     clips, stores = {}, {}
-    for split in corpus_splits(data_dir):
-        result = read_split(data_dir, split, skip_bad=skip_bad)
+    # Every split is read (and its captions checked) before any features are made: a bad caption of the
+    # evaluation split is named at once, not after the development split's features.
+    read = {split: read_split(data_dir, split, skip_bad=skip_bad) for split in corpus_splits(data_dir)}
+    for split, result in read.items():
         clips[split] = result.clips
+        warn_long_captions(result.clips, split, profile_config.decode.max_steps)
+    for split, result in read.items():
         stores[split] = cache_features(
             result.clips, data_dir / "features", feature_config, workers=workers, progress=progress
         )
         n_frames = {clip.file_name: stores[split].n_frames(clip.file_name) for clip in result.clips}
-        check_minimum_length(n_frames, split)
+        check_minimum_length(n_frames, split, n_layers=profile_config.model.encoder_layers)
         record["splits"][split] = {
             "n_clips": len(result.clips),
             "n_captions": sum(len(c.captions) for c in result.clips),
             "frames_min": min(n_frames.values()),
             "frames_max": max(n_frames.values()),
             "skipped": result.report.problems,
+            "captions_longer_than_decoder": len(long_captions(result.clips, profile_config.decode.max_steps)),
             "feature_dir": relative_to_project(stores[split].directory),
         }
     development = clips["development"]
@@ -217,7 +261,7 @@ def prepare_data(
     record["vocabulary_size"] = len(vocabulary)
     record["run"] = run_metadata(seed, device)
     record["wall_time_s"] = time.perf_counter() - started
-    record["key"] = runkey.prepare_key(profile_name, data_dir)  # after the corpus exists: it fingerprints it
+    record["key"] = runkey.prepare_key(profile_name, data_dir, skip_bad)  # after the corpus exists: it fingerprints it
     write_json(results_dir / layout.PREPARED_RECORD, record)
     return record
 
@@ -266,18 +310,45 @@ def training_dataset(prepared: PreparedData, config: Config) -> CaptionDataset:
     )
 
 
+def checkpoint_problem(checkpoint: Path, config: Config) -> str | None:
+    """None when a checkpoint may be resumed (written under the same settings, device aside); else why not, as a
+    phrase after its name: ``"is corrupt (...)"`` (truncated or damaged, e.g. by a kill during a copy), ``"was
+    written by an older version (...)"``, or ``"was made with other settings"``."""
+    saved, problem = runkey.load_torch_file(checkpoint)  # as training.load_checkpoint reads it
+    if problem is not None:
+        return problem
+    if not isinstance(saved, dict):
+        return f"is corrupt (it holds {type(saved).__name__}, not a checkpoint)"
+    saved_config = saved.get("config")
+    if not isinstance(saved_config, dict):
+        return "was written by an older version (it records no configuration)"
+    saved_config, current = dict(saved_config), config.to_dict()
+    saved_config.pop("device", None)
+    current.pop("device", None)
+    return None if saved_config == current else "was made with other settings"
+
+
 def checkpoint_matches(checkpoint: Path, config: Config) -> bool:
     """Whether a checkpoint was written under the same settings (device aside): only then may it be resumed."""
-    from aac_subsampling.training import load_checkpoint
+    return checkpoint_problem(checkpoint, config) is None
 
-    try:
-        saved = dict(load_checkpoint(checkpoint).get("config") or {})
-    except RuntimeError:  # written by an older version of the package: not resumable
-        return False
-    current = config.to_dict()
-    saved.pop("device", None)
-    current.pop("device", None)
-    return saved == current
+
+def discard_unusable_checkpoint(checkpoint: Path, config: Config, resume: bool) -> str | None:
+    """Delete the checkpoint unless the training is to resume from it and it can be (:func:`checkpoint_problem`);
+    with ``resume`` the reason is printed and returned (e.g. ``"... is corrupt (...); training starts from
+    scratch"``)."""
+    if not checkpoint.exists():
+        return None
+    if not resume:
+        checkpoint.unlink()
+        return None
+    problem = checkpoint_problem(checkpoint, config)
+    if problem is None:
+        return None
+    message = f"{relative_to_project(checkpoint)} {problem}; training starts from scratch"
+    print(message)
+    checkpoint.unlink()
+    return message
 
 
 def epoch_logger(factor: int, seed: int, max_epochs: int) -> Callable[[dict[str, float]], None]:
@@ -368,10 +439,7 @@ def train_subsampling_model(
     directory = layout.run_dir(results_dir, seed, factor)
     directory.mkdir(parents=True, exist_ok=True)
     checkpoint = directory / layout.CHECKPOINT_FILE
-    if checkpoint.exists() and (not resume or not checkpoint_matches(checkpoint, config)):
-        if resume:
-            print(f"{relative_to_project(checkpoint)} was made with other settings; training starts from scratch")
-        checkpoint.unlink()
+    discard_unusable_checkpoint(checkpoint, config, resume)
     model = build_model(config, len(prepared.vocabulary))
     on_epoch_end = None if progress else epoch_logger(factor, seed, config.train.max_epochs)
     validate = None
@@ -400,7 +468,8 @@ def train_subsampling_model(
         on_epoch_end=on_epoch_end,
         validate=validate,
     )
-    torch.save(model.state_dict(), directory / layout.MODEL_FILE)
+    with atomic_path(directory / layout.MODEL_FILE) as model_file:  # never half a model.pt under its name
+        torch.save(model.state_dict(), model_file)
     key = runkey.training_key(
         profile_name,
         from_project(prepared.record["data_dir"]),

@@ -9,7 +9,12 @@ saying what to do, rather than hours later or half-way:
   unless the device was forced with ``--device cpu``;
 * ``--device cuda`` without a usable CUDA device;
 * no Java runtime (METEOR, and SPICE, run on Java): an error for ``paper``, whose Table 1 needs
-  them, a warning otherwise.
+  them, a warning otherwise;
+* (given the results folder) a ``--results-dir`` that is a file, lies under a file, cannot be
+  written by this user, or is on a disk with less free space than the run will write there;
+* (given the sub-sampling factors) a corpus already in the data folder with clips shorter than
+  the largest requested M needs (M^(L-1) frames), named with their frame counts; a synthetic
+  corpus not made yet is judged by its preset's shortest duration.
 
 Exit status 0 when the run may start, 2 when it must not (every problem found is listed).
 Setting ``AAC_OFFLINE=1`` skips the network probe and treats the network as unreachable.
@@ -24,11 +29,11 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aac_subsampling import paths
+from aac_subsampling import layout, paths
 from aac_subsampling.data import clotho_card
 from aac_subsampling.profiles import PROFILES, get_profile
 
@@ -48,6 +53,13 @@ class PreflightReport:
 
 
 # --- probes (each one replaceable in tests) -------------------------------------------------
+
+
+def has_captions(root: Path) -> bool:
+    """Whether a corpus folder holds any split's captions file (the corpus exists already)."""
+    from aac_subsampling.data.clotho_card import CAPTION_FILES
+
+    return any((root / name).is_file() for name in CAPTION_FILES.values())
 
 
 def network_available(host: str = CLOTHO_HOST, port: int = 443, timeout: float = 3.0) -> bool:
@@ -145,13 +157,28 @@ CLOTHO_DOWNLOAD_NEED_GB = 15.0
 CLOTHO_UNPACK_NEED_GB = 10.0  # archives already there: wavs and features only
 
 
-def disk_space_error(folder: Path, need_gb: float, what: str) -> str | None:
-    """An error when the file system that holds (or will hold) ``folder`` has less than
-    ``need_gb`` GB free, else None. A folder not made yet is measured at its nearest existing
-    parent; when even that cannot be measured, None (the check cannot tell, so it does not block)."""
+def _nearest_existing(folder: Path) -> Path:
+    """``folder`` itself when it exists, else its nearest existing parent (what a folder not made yet is on)."""
     probe = Path(folder).absolute()
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
+    return probe
+
+
+def _gb(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def disk_space_error(
+    folder: Path,
+    need_gb: float,
+    what: str,
+    hint: str = "Free some space there, or pass --data-dir pointing at a disk with room.",
+) -> str | None:
+    """An error when the file system that holds (or will hold) ``folder`` has less than
+    ``need_gb`` GB free, else None. A folder not made yet is measured at its nearest existing
+    parent; when even that cannot be measured, None (the check cannot tell, so it does not block)."""
+    probe = _nearest_existing(folder)
     try:
         free_gb = shutil.disk_usage(probe).free / 1e9
     except OSError:
@@ -160,9 +187,119 @@ def disk_space_error(folder: Path, need_gb: float, what: str) -> str | None:
         return None
     where = str(folder) if probe == Path(folder).absolute() else f"{folder} (on the disk of {probe})"
     return (
-        f"not enough disk space for {what}: {where} has {free_gb:.1f} GB free, about {need_gb:.0f} GB are "
-        f"needed. Free some space there, or pass --data-dir pointing at a disk with room."
+        f"not enough disk space for {what}: {where} has {free_gb:.1f} GB free, about {_gb(need_gb)} GB are "
+        f"needed. {hint}"
     )
+
+
+# What a run writes into its results folder, per (seed, M) trained: checkpoint.pt holds the weights of the
+# paper's model and Adam's two moment estimates (3 x 4.57 M float32 parameters at D = 4367, ~55 MB), model.pt the
+# weights again (~18 MB), the evaluation's files a few MB (Clotho: 1045 clips' predictions and per-clip scores).
+# Per folder: tables, figures, executed notebooks and logs, well under 100 MB. Rounded up; a (seed, M) whose
+# model.pt is already there counts nothing.
+RESULTS_GB_PER_RUN = 0.08
+RESULTS_GB_PER_FOLDER = 0.1
+# A synthetic corpus made by notebook 01: 16-bit mono wavs at 44.1 kHz (88 kB per second of audio) and their
+# cached features (86 frames/s x 64 bands x 4 bytes, 22 kB/s); measured on the quick corpus (1050 s, 113 MB).
+SYNTHETIC_BYTES_PER_SECOND = 110_000
+
+
+def results_need_gb(results_dir: Path, trainings: Sequence[tuple[int, int]], extra_trainings: int = 0) -> float:
+    """Disk space the run will still write into ``results_dir`` for the (seed, M) ``trainings`` of the sweep and
+    ``extra_trainings`` more (notebook 05's), from the constants above."""
+    to_train = [pair for pair in trainings if not (layout.run_dir(results_dir, *pair) / layout.MODEL_FILE).is_file()]
+    return RESULTS_GB_PER_FOLDER + RESULTS_GB_PER_RUN * (len(to_train) + extra_trainings)
+
+
+def synthetic_corpus_gb(preset_name: str) -> float:
+    """Disk space of a synthetic corpus and its features, from its preset's clip counts and durations."""
+    from aac_subsampling.data.synthetic.presets import PRESETS
+
+    preset = PRESETS[preset_name]
+    clips = preset.n_development + preset.n_evaluation + preset.n_validation
+    seconds = clips * (preset.min_duration + preset.max_duration) / 2
+    return seconds * SYNTHETIC_BYTES_PER_SECOND / 1e9
+
+
+def results_dir_errors(results_dir: Path, need_gb: float) -> list[str]:
+    """Why the run could not write its results into ``results_dir`` (made when missing), named before any work:
+    a file in its place or above it, a folder this user cannot write, too little free space for ``need_gb``."""
+    folder = Path(results_dir).absolute()
+    if folder.exists() and not folder.is_dir():
+        return [f"--results-dir {folder} is a file, not a folder: pass a folder (it is made when missing)"]
+    probe = _nearest_existing(folder)
+    if not probe.is_dir():
+        return [f"--results-dir {folder} cannot be made: {probe} is a file, not a folder"]
+    if not os.access(probe, os.W_OK | os.X_OK):
+        where = f"{folder} is" if probe == folder else f"{folder} cannot be made there: {probe} is"
+        return [f"--results-dir {where} not writable by this user (read-only): pass a folder you can write"]
+    space = disk_space_error(
+        folder,
+        need_gb,
+        "the results of this run (checkpoints of about 55 MB per seed and M, evaluations, tables)",
+        hint="Free some space there, or pass --results-dir on a disk with room.",
+    )
+    return [space] if space is not None else []
+
+
+def _corpus_frames(root: Path, sample_rate: int, hop_length: int) -> dict[str, int]:
+    """'<split>/<file>' -> feature frames of every readable wav of the corpus under ``root`` (from the headers only;
+    T = 1 + floor(N / hop) as :func:`aac_subsampling.features.n_frames`, N at the features' sample rate)."""
+    import soundfile as sf
+
+    from aac_subsampling.data.clotho_card import captions_file
+    from aac_subsampling.features import n_frames
+
+    frames: dict[str, int] = {}
+    for split_dir in sorted(p for p in Path(root).iterdir() if p.is_dir()):
+        if not (Path(root) / captions_file(split_dir.name)).is_file():
+            continue  # not a split (e.g. the feature cache)
+        for wav in sorted(split_dir.glob("*.wav")):
+            try:
+                info = sf.info(str(wav))
+            except (sf.LibsndfileError, RuntimeError, TypeError):
+                continue  # the reader names it
+            samples = (
+                info.frames if info.samplerate == sample_rate else round(info.frames * sample_rate / info.samplerate)
+            )
+            frames[f"{split_dir.name}/{wav.name}"] = n_frames(samples, hop_length)
+    return frames
+
+
+def clip_length_errors(profile_name: str, data_dir: Path, factors: Sequence[int]) -> list[str]:
+    """Clips shorter than the largest of ``factors`` needs (M^(L-1) input frames, else the last encoder layer has
+    no step), named with their frame counts: from the wav headers of a corpus already there, else (a synthetic
+    corpus notebook 01 will make) from its preset's shortest clip duration."""
+    chosen = get_profile(profile_name)
+    config = chosen.config()
+    layers, features = config.model.encoder_layers, config.features
+    largest = max(factors)
+    needed = largest ** (layers - 1)  # aac_subsampling.model.minimum_input_frames
+    seconds = needed * features.hop_length / features.sample_rate
+    need = f"M = {largest} needs at least M^(L-1) = {largest}^{layers - 1} = {needed} frames (about {seconds:.1f} s)"
+    root = Path(data_dir)
+    if root.is_dir() and has_captions(root):
+        frames = _corpus_frames(root, features.sample_rate, features.hop_length)
+        short = sorted((count, name) for name, count in frames.items() if count < needed)
+        if not short:
+            return []
+        named = ", ".join(f"{name} ({count} frames)" for count, name in short[:10])
+        more = f" and {len(short) - 10} more" if len(short) > 10 else ""
+        return [
+            f"{len(short)} clip(s) of {root} are too short for the requested sub-sampling factors: {need}; "
+            f"shortest: {named}{more}. Remove them, or leave out the M they cannot reach (--m)."
+        ]
+    if chosen.corpus == "synthetic" and chosen.synthetic_preset is not None:
+        from aac_subsampling.data.synthetic.presets import PRESETS
+
+        shortest = PRESETS[chosen.synthetic_preset].min_duration
+        frames = 1 + int(shortest * features.sample_rate) // features.hop_length
+        if frames < needed:
+            return [
+                f"the {chosen.synthetic_preset} synthetic corpus notebook 01 makes has clips from {shortest:.1f} s "
+                f"({frames} frames); {need}. Leave out the M it cannot reach (--m)."
+            ]
+    return []
 
 
 # --- the checks ------------------------------------------------------------------------------
@@ -173,15 +310,21 @@ def run_checks(
     data_dir: str | os.PathLike[str] | None = None,
     device: str | None = None,
     *,
+    results_dir: str | os.PathLike[str] | None = None,
+    factors: Sequence[int] | None = None,
+    trainings: Sequence[tuple[int, int]] = (),
+    extra_trainings: int = 0,
     network: Callable[[], bool] | None = None,
     cuda: Callable[[], tuple[bool, str]] | None = None,
     java: Callable[[], tuple[bool, str]] | None = None,
     clotho: Callable[[], ClothoProbe] | None = None,
 ) -> PreflightReport:
     """All checks for one run. ``device`` is None when the user did not choose one (``auto``);
-    only an explicit ``cpu`` lets a GPU profile run without CUDA. The probes default to this
-    module's ``network_available``, ``cuda_status``, ``java_status`` and ``_clotho_probe``
-    (looked up at call time, so tests may monkeypatch them)."""
+    only an explicit ``cpu`` lets a GPU profile run without CUDA. ``factors`` (every M the run trains): also
+    check the clips' lengths. ``results_dir``: also check that folder, and its free space against the (seed, M)
+    ``trainings`` and ``extra_trainings`` more. The probes default to this module's ``network_available``,
+    ``cuda_status``, ``java_status`` and ``_clotho_probe`` (looked up at call time, so tests may monkeypatch
+    them)."""
     network = network or network_available
     cuda = cuda or cuda_status
     java = java or java_status
@@ -223,6 +366,22 @@ def run_checks(
                 report.errors.append(space)
     else:
         report.notes.append(f"{chosen.corpus} corpus ({chosen.synthetic_preset}) under {root}; made by notebook 01")
+    if factors:
+        report.errors += clip_length_errors(chosen.name, root, factors)
+
+    # results folder
+    if results_dir is not None:
+        results = paths.results_dir(chosen.name, results_dir)
+        need = results_need_gb(results, trainings, extra_trainings)
+        if chosen.corpus == "synthetic" and chosen.synthetic_preset and not has_captions(root):
+            corpus_gb = synthetic_corpus_gb(chosen.synthetic_preset)
+            if _same_disk(root, results):
+                need += corpus_gb  # made by notebook 01 on the same disk
+            elif (
+                space := disk_space_error(root, corpus_gb, f"the {chosen.synthetic_preset} synthetic corpus")
+            ) is not None:
+                report.errors.append(space)
+        report.errors += results_dir_errors(results, need)
 
     # device
     if base == "cuda" or chosen.needs_gpu:
@@ -254,6 +413,13 @@ def run_checks(
     else:
         report.notes.append(f"Java: {java_line}")
     return report
+
+
+def _same_disk(first: Path, second: Path) -> bool:
+    try:
+        return _nearest_existing(first).stat().st_dev == _nearest_existing(second).stat().st_dev
+    except OSError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,10 +18,14 @@ training resumes from its checkpoint. One run at a time per results folder (:mod
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import multiprocessing
 import os
 import queue
+import re
+import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -66,6 +70,7 @@ class RunOptions:
     preflight: bool = True
     open_questions: bool = False  # also run notebook 05 (its seeds and M are the notebook's defaults)
     open_questions_only: bool = False  # data preparation and notebook 05, no main sweep
+    skip_bad: bool = False  # notebook 01 leaves out development clips the reader finds bad (docs/bad_inputs.md)
 
     def __post_init__(self) -> None:
         get_profile(self.profile)  # names the profile when unknown
@@ -127,7 +132,38 @@ def _flat(lists: list[list[int]]) -> list[int]:
     return [value for values in lists for value in values]
 
 
-def parse_arguments(argv: list[str] | None = None) -> RunOptions:
+def notebook_parameters(name: str) -> set[str]:
+    """The names the ``parameters`` cell of ``notebooks/<name>.ipynb`` assigns: what papermill can set there."""
+    path = paths.project_root(Path(__file__).parent) / "notebooks" / f"{name}.ipynb"
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        return set()
+    for cell in cells:
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            return set(re.findall(r"^([A-Za-z_]\w*)\s*=", "".join(cell.get("source", "")), re.MULTILINE))
+    return set()
+
+
+def _unrunnable_factors(factors: list[int]) -> str | None:
+    """Why the M outside the paper's five cannot run end to end (None when all are the paper's): notebook 03 prints
+    each model's encoder lengths beside the paper's Table 2 row of its M (``paper_table2().set_index("M").loc[M]``)
+    and notebook 04 compares every evaluated M with those rows (``paper_lengths.loc[ours.index]``), both a KeyError
+    for an M the paper did not run, after that M's training. Refused at parsing instead, before any work."""
+    other = [factor for factor in factors if factor >= 1 and factor not in SUBSAMPLING_FACTORS]
+    if not other:
+        return None
+    return (
+        f"--m {' '.join(map(str, other))}: only the paper's sub-sampling factors "
+        f"({' '.join(map(str, SUBSAMPLING_FACTORS))}) can run end to end; notebooks 03 and 04 look each M up in "
+        "the paper's Table 2, which has no row for another M"
+    )
+
+
+def parse_arguments(argv: list[str] | None = None, *, resolve_jobs: bool = True) -> RunOptions:
+    """The command line as :class:`RunOptions`; a bad argument exits with status 2 and a message naming it.
+    ``resolve_jobs=False`` (for :func:`check_arguments`) leaves an unset ``--jobs`` at 1 instead of asking torch
+    whether ``auto`` is a GPU, so that the arguments can be checked with the standard library alone."""
     parser = argparse.ArgumentParser(
         prog="./run_all.sh",
         description="Run the reproduction headlessly (papermill over notebooks/01-04): data preparation, training "
@@ -156,14 +192,16 @@ def parse_arguments(argv: list[str] | None = None) -> RunOptions:
         type=_int_list,
         nargs="+",
         default=[list(SUBSAMPLING_FACTORS)],
-        help="sub-sampling factors to run (default 1 2 4 8 16)",
+        help="sub-sampling factors to run: any of the paper's 1 2 4 8 16 (default: all five)",
     )
     parser.add_argument("--max-epochs", type=int, help="cap the profile's training schedule at N epochs")
     parser.add_argument("--force", action="store_true", help="redo every stage (trainings start from scratch)")
     parser.add_argument(
         "--publish",
         action="store_true",
-        help="after the run, copy its results into results/published/<profile>/ (needs a clean tree)",
+        help="after the run, copy its results into results/published/<profile>/; checked before any work: a clean "
+        "git tree and no record made from a dirty one (the refusal prints the rm line that makes the next run redo "
+        "just those stages)",
     )
     parser.add_argument("--gpus", type=_int_list, default=[], help='run trainings in parallel, one per GPU: "0,1"')
     parser.add_argument(
@@ -185,9 +223,25 @@ def parse_arguments(argv: list[str] | None = None) -> RunOptions:
         action="store_true",
         help="data preparation and notebook 05 only (it trains its own baseline runs)",
     )
+    parser.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="leave out development clips that the corpus reader finds bad (missing, empty, unreadable or truncated "
+        "audio; captions missing or with no words) with a warning, instead of stopping; an evaluation reference with "
+        "no words is refused always (docs/bad_inputs.md)",
+    )
     parser.add_argument("--no-preflight", dest="preflight", action="store_false", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     chosen_seeds = _flat(args.seeds) if args.seeds is not None else [args.seed if args.seed is not None else 0]
+    if (why := _unrunnable_factors(_flat(args.factors))) is not None:
+        parser.error(why)
+    if args.skip_bad and "skip_bad" not in notebook_parameters(NOTEBOOKS["prepare"]):
+        parser.error(
+            f"--skip-bad: notebooks/{NOTEBOOKS['prepare']}.ipynb takes no skip_bad parameter, so this run could not "
+            "leave bad clips out; fix or remove the clips the reader names (docs/bad_inputs.md), or prepare the data "
+            "with aac_subsampling.pipeline.prepare_data(..., skip_bad=True)"
+        )
+    jobs = args.jobs if args.jobs is not None or resolve_jobs else 1
     try:
         return RunOptions(
             profile=args.profile,
@@ -200,15 +254,24 @@ def parse_arguments(argv: list[str] | None = None) -> RunOptions:
             force=args.force,
             publish=args.publish,
             gpus=args.gpus,
-            jobs=args.jobs,
+            jobs=jobs,
             kernel=args.kernel,
             preflight=args.preflight,
             open_questions=args.open_questions,
             open_questions_only=args.open_questions_only,
+            skip_bad=args.skip_bad,
         )
     except ValueError as error:
         parser.error(str(error))
         raise  # unreachable: parser.error exits
+
+
+def check_arguments(argv: list[str] | None = None) -> int:
+    """Check the command line with the standard library alone and exit 2 naming a bad argument (an unknown
+    profile, an M that cannot run, ...); 0 when it is good. ``run_all.sh`` calls it before it builds the
+    environment, so that a typo is not answered after minutes of installing."""
+    parse_arguments(argv, resolve_jobs=False)
+    return 0
 
 
 # -------------------------------------------------------------------------------------- stages
@@ -243,8 +306,8 @@ def prepare_stage(options: RunOptions) -> Stage:
         NOTEBOOKS["prepare"],
         NOTEBOOKS["prepare"],
         Path(options.results_dir) / layout.PREPARED_RECORD,
-        lambda: runkey.prepare_key(options.profile, options.data_dir),
-        {**_common_parameters(options), "seed": options.seeds[0]},
+        lambda: runkey.prepare_key(options.profile, options.data_dir, options.skip_bad),
+        {**_common_parameters(options), "seed": options.seeds[0], **({"skip_bad": True} if options.skip_bad else {})},
     )
 
 
@@ -306,13 +369,20 @@ def open_questions_stage(options: RunOptions) -> Stage:
 
 
 def why_run(stage: Stage, force: bool) -> str | None:
-    """None when the stage's record can be reused; else the reason to run it."""
+    """None when the stage's record can be reused; else the reason to run it, truthfully: no record yet, the
+    record is corrupt (not valid JSON, or no JSON object), it has no run key (an older version's), it was made
+    with other settings (which ones), or a file it stands for is missing or corrupt (e.g. ``model.pt``)."""
     if force:
         return "--force"
-    if not stage.record.exists():
+    key, problem = runkey.record_key(stage.record)
+    if problem == "missing":
         return "no record yet"
-    changes = runkey.key_changes(runkey.read_key(stage.record), stage.expected_key())
-    return "settings changed: " + "; ".join(changes) if changes else None
+    if problem is not None:
+        return f"{stage.record.name} is {problem}"
+    changes = runkey.key_changes(key, stage.expected_key())
+    if changes:
+        return "; ".join(changes) if key is None else "settings changed: " + "; ".join(changes)
+    return runkey.artefact_problem(stage.record)
 
 
 # ------------------------------------------------------------------------------------ execution
@@ -330,7 +400,24 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict[str, Any], k
         cwd=str(notebook.parent),
         log_output=True,
         progress_bar=False,
+        extra_arguments=quiet_kernel_arguments(kernel),
     )
+
+
+def quiet_kernel_arguments(kernel: str) -> list[str]:
+    """Kernel arguments that keep an IPython kernel's own warnings out of the log, errors kept.
+
+    The kernel writes ``[IPKernelApp] WARNING | Kernel is running over TCP without encryption...`` straight to
+    the stderr it inherits, before any cell, so no logging filter of this process sees it; the kernel's log
+    level is the only switch (the notebooks' own output and warnings are cell output, not the kernel's log).
+    Not passed to a kernel that is not ipykernel (another kernel would not know the option)."""
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        argv = KernelSpecManager().get_kernel_spec(kernel).argv
+    except Exception:  # an unknown kernel: papermill names it
+        return []
+    return ["--IPKernelApp.log_level=ERROR"] if any("ipykernel" in part for part in argv) else []
 
 
 class StageFailed(RuntimeError):
@@ -378,13 +465,22 @@ class Engine:
                 )
             if not stage.record.exists():
                 raise RuntimeError(f"the notebook finished but wrote no {stage.record}")
+            problem = runkey.artefact_problem(stage.record)
+            if problem is not None:
+                raise RuntimeError(f"the notebook finished but {problem}")
         except Exception as error:  # papermill raises PapermillExecutionError with the cell's traceback
+            # A stage is valid only when it finished: a record written before a later cell failed must not be
+            # taken for a finished stage by the next run.
+            stage.record.unlink(missing_ok=True)
             self.summary.append((stage.name, f"FAILED after {format_duration(time.perf_counter() - started)}"))
             last_line = str(error).strip().splitlines()[-1] if str(error).strip() else ""
             raise StageFailed(
                 f"{stage.name}: notebooks/{stage.notebook}.ipynb failed ({type(error).__name__}: "
                 f"{last_line}); the executed copy: {output}" + (f"; log: {log_path}" if log_path else "")
             ) from error
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): the stage did not finish either
+            stage.record.unlink(missing_ok=True)
+            raise
         took = format_duration(time.perf_counter() - started)
         self.summary.append((stage.name, took))
         print(f"run: <== {stage.name} done in {took}", flush=True)
@@ -509,10 +605,28 @@ def print_summary(engine: Engine, started: float, stream=sys.stdout) -> None:
 
 
 def run_preflight(options: RunOptions) -> bool:
+    """The checks of :mod:`.preflight` for this run (its device, corpus, results folder, and every M it trains
+    against the corpus's shortest clip), printed; True when the run may start."""
     from aac_subsampling import preflight
 
     device = None if options.device == "auto" else options.device
-    report = preflight.run_checks(options.profile, options.data_dir, device)
+    main_sweep = not options.open_questions_only
+    factors = list(options.factors) if main_sweep else []
+    extra = 0
+    if options.open_questions or options.open_questions_only:
+        from aac_subsampling.open_questions import variants
+
+        factors += variants.DEFAULT_FACTORS
+        extra = len(variants.VARIANTS) * len(variants.default_seeds(options.profile)) * len(variants.DEFAULT_FACTORS)
+    report = preflight.run_checks(
+        options.profile,
+        options.data_dir,
+        device,
+        results_dir=options.results_dir,
+        factors=factors,
+        trainings=[(seed, factor) for seed in options.seeds for factor in options.factors] if main_sweep else [],
+        extra_trainings=extra,
+    )
     return preflight.print_report(report, options.profile, device)
 
 
@@ -537,10 +651,148 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+# ------------------------------------------------------------------ what a killed or older run left behind
+
+SCRATCH_PREFIXES = ("aac-eval-", "aac-context-")  # evaluation.evaluate and analysis.context: removed when done
+# The layout before seed<S>/ folders (before the run engine): <results>/M<M>/ and executed/0N_<stage>_M<M>.ipynb.
+_OLD_RUN_DIR = re.compile(r"^M\d+$")
+_OLD_EXECUTED = re.compile(r"^0[23]_(training|evaluation)_M\d+\.ipynb$")
+OLD_LAYOUT_RUN_FILES = (
+    layout.TRAINING_RECORD,
+    layout.EVALUATION_RECORD,
+    layout.CHECKPOINT_FILE,
+    layout.MODEL_FILE,
+    layout.PREDICTIONS_FILE,
+    layout.BOOTSTRAP_FILE,
+    "metrics_corpus.json",
+    "metrics_per_clip.csv",
+    "metrics_stats.csv",
+)
+OLD_LAYOUT_TOP_FILES = ("baseline.json",)  # the constant caption's scores, now floors.json
+
+
+def stale_scratch_folders(results_dir: Path, depth: int = 5) -> list[Path]:
+    """Temporary folders of evaluations (``aac-eval-*``) left in a results folder by a process that was killed
+    before its clean-up ran (SIGKILL, or the kernel shut down at once)."""
+    found = []
+    for level in range(depth):
+        for prefix in SCRATCH_PREFIXES:
+            found += [path for path in Path(results_dir).glob("*/" * level + f"{prefix}*") if path.is_dir()]
+    return sorted(found)
+
+
+def remove_stale_scratch(results_dir: Path) -> list[Path]:
+    """Remove :func:`stale_scratch_folders`, saying so; only under the results folder's lock (no run is using them)."""
+    found = stale_scratch_folders(results_dir)
+    for folder in found:
+        shutil.rmtree(folder, ignore_errors=True)
+    if found:
+        names = ", ".join(_relative(path, results_dir) for path in found)
+        print(f"run: removed {len(found)} temporary folder(s) left by a killed evaluation: {names}", flush=True)
+    return found
+
+
+def old_layout_files(results_dir: Path) -> tuple[list[Path], list[Path]]:
+    """Files of the layout before ``seed<S>/`` folders: (the project's own, which no stage reads or publishes
+    any more; anything else found in its ``M<M>/`` folders)."""
+    results_dir = Path(results_dir)
+    own: list[Path] = []
+    other: list[Path] = []
+    if not results_dir.is_dir():
+        return own, other
+    for folder in sorted(path for path in results_dir.iterdir() if path.is_dir() and _OLD_RUN_DIR.match(path.name)):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() or path.is_symlink():
+                mine = path.parent == folder and path.name in OLD_LAYOUT_RUN_FILES
+                (own if mine else other).append(path)
+    executed = layout.executed_dir(results_dir)
+    if executed.is_dir():
+        own += sorted(path for path in executed.iterdir() if path.is_file() and _OLD_EXECUTED.match(path.name))
+    if own:
+        own += [results_dir / name for name in OLD_LAYOUT_TOP_FILES if (results_dir / name).is_file()]
+    return own, other
+
+
+def remove_old_layout(results_dir: Path) -> tuple[list[Path], list[Path]]:
+    """Remove the project's own files of the older layout, saying which and how large, and name what is left."""
+    own, other = old_layout_files(results_dir)
+    if not own and not other:
+        return own, other
+    size = sum(path.stat().st_size for path in own if path.is_file())
+    for path in own:
+        path.unlink(missing_ok=True)
+    for folder in sorted({path.parent for path in own if _OLD_RUN_DIR.match(path.parent.name)}):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    folder_name = paths.relative_to_project(results_dir)
+    if own:
+        print(
+            f"run: {folder_name} held files of the older layout (M<M>/ without seed<S>/), which this version "
+            f"neither reads nor publishes (its stages are redone in seed<S>/M<M>/): removed {len(own)} file(s), "
+            f"{size / 1e6:.1f} MB: {_listing(own, results_dir)}",
+            flush=True,
+        )
+    if other:
+        print(
+            f"run: left in place in {folder_name}'s older-layout folders ({len(other)} file(s) that are not the "
+            f"project's; delete them when not needed): {_listing(other, results_dir)}",
+            flush=True,
+        )
+    return own, other
+
+
+def _listing(files: list[Path], base: Path, limit: int = 8) -> str:
+    names = [_relative(path, base) for path in files[:limit]]
+    return ", ".join(names) + (f" and {len(files) - limit} more" if len(files) > limit else "")
+
+
+# ----------------------------------------------------------------------------- --publish, checked first
+
+
+def rerun_command(arguments: list[str]) -> str:
+    """The command a user typed, to be given back in advice."""
+    return shlex.join(["./run_all.sh", *arguments])
+
+
+def check_publishable(options: RunOptions, arguments: list[str]) -> str | None:
+    """What ``--publish`` can check before the lock and any stage (:func:`.publish.check_before_run`): None
+    when the run may go on, else the refusal with what to do. Prints a note on records of other commits."""
+    from aac_subsampling import publish
+
+    results_dir = Path(options.results_dir)
+    own, _ = old_layout_files(results_dir)  # removed before the stages: not part of what is published
+    main_sweep = not options.open_questions_only
+    try:
+        publish.check_before_run(
+            results_dir,
+            options.profile,
+            options.data_dir,
+            rerun_command=rerun_command(arguments),
+            ignore=own,
+            command_runs={(seed, factor) for seed in options.seeds for factor in options.factors}
+            if main_sweep
+            else set(),
+            command_open_questions=options.open_questions or options.open_questions_only,
+            main_part=True if main_sweep else None,
+        )
+    except publish.PublishError as error:
+        return str(error)
+    note = publish.other_commits_note(results_dir)
+    if note:
+        print(f"run: note: {note}", flush=True)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_logging()
     started = time.perf_counter()
+    arguments = list(sys.argv[1:] if argv is None else argv)
     options = parse_arguments(argv)
+    if options.publish:  # in seconds, not after the trainings
+        refusal = check_publishable(options, arguments)
+        if refusal is not None:
+            print(f"run: --publish refused before any work: {refusal}", file=sys.stderr)
+            return 4
     if options.preflight and not run_preflight(options):
         print(
             f"run: stopped before any work (preflight failed); nothing was written to {options.results_dir}",
@@ -548,6 +800,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     from aac_subsampling.lock import ResultsFolderBusyError, RunLock
+    from aac_subsampling.publish import PublishError
 
     engine = Engine(options)
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -567,15 +820,23 @@ def main(argv: list[str] | None = None) -> int:
                 + (" --force: every stage is redone" if options.force else ""),
                 flush=True,
             )
+            remove_stale_scratch(Path(options.results_dir))  # under the lock: no evaluation of this folder is running
+            remove_old_layout(Path(options.results_dir))
             engine.run()
             if options.publish:
                 from aac_subsampling.publish import publish
 
-                destination = publish(Path(options.results_dir), options.profile)
+                destination = publish(
+                    Path(options.results_dir), options.profile, rerun_command=rerun_command(arguments)
+                )
                 print(f"run: published into {paths.relative_to_project(destination)}", flush=True)
     except ResultsFolderBusyError as error:
         print(f"run: {error}", file=sys.stderr)
         return 3
+    except PublishError as error:  # the tree or a record changed during the run
+        print(f"run: the run finished but was not published: {error}", file=sys.stderr)
+        print_summary(engine, started, sys.stderr)
+        return 4
     except StageFailed as error:
         print(f"run: FAILED: {error}", file=sys.stderr)
         print_summary(engine, started, sys.stderr)

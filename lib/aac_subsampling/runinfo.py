@@ -48,6 +48,27 @@ def git_state(root: Path | None = None) -> dict[str, Any]:
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
+def changed_files(root: Path | None = None) -> list[str]:
+    """Tracked files that differ from the commit, as ``git status --porcelain`` lines (``" M lib/x.py"``)."""
+    root = project_root() if root is None else Path(root)
+    status = _git(["status", "--porcelain", "--untracked-files=no"], root)
+    return [line for line in (status or "").splitlines() if line.strip()]
+
+
+def code_differs(commit: str, paths: tuple[str, ...] = ("lib", "notebooks"), root: Path | None = None) -> bool | None:
+    """Whether ``paths`` differ between ``commit`` and HEAD; None when the commit is not in this repository."""
+    root = project_root() if root is None else Path(root)
+    if _git(["cat-file", "-e", f"{commit}^{{commit}}"], root) is None:
+        return None
+    try:
+        completed = subprocess.run(
+            ["git", "diff", "--quiet", commit, "HEAD", "--", *paths], cwd=root, capture_output=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {0: False, 1: True}.get(completed.returncode)
+
+
 def package_versions(packages: tuple[str, ...] = VERSIONED_PACKAGES) -> dict[str, str | None]:
     """Installed versions (None when a package is missing), plus the Python version."""
     versions: dict[str, str | None] = {"python": platform.python_version()}

@@ -21,6 +21,12 @@ few seconds, so an interrupted run loses at most the last few clips' records; np
 records were lost are adopted again if they are newer than their source wav (make-style: this is
 the one place where the content is not checked against the features, since no hash was recorded;
 the adopted record gets the wav's current hash). One writer per cache folder at a time.
+
+A cached npy is also checked against its record before it is reused (its header and file size only: no data
+are read): one cut short (a full disk, a killed copy), not an npy, or holding another shape is extracted again,
+with a printed line naming the file and the clip. :meth:`FeatureStore.load` does the same for a file damaged
+after that check, from the wav its record names (before, numpy's "Failed to read all data for array" named
+neither, and came back on every run).
 """
 
 from __future__ import annotations
@@ -148,8 +154,31 @@ class FeatureStore:
         return self.directory / self._entry(file_name)["npy"]
 
     def load(self, file_name: str, mmap: bool = False) -> np.ndarray:
-        """The (T, F) float32 features of a clip (memory-mapped with ``mmap=True``)."""
-        return np.load(self.path(file_name), mmap_mode="r" if mmap else None)
+        """The (T, F) float32 features of a clip (memory-mapped with ``mmap=True``). A cached file that cannot
+        be read (cut short, not an npy) is extracted again from the wav its record names, with a printed line;
+        when that fails too, a :class:`FeatureCacheError` names the file and the clip."""
+        path = self.path(file_name)
+        try:
+            return np.load(path, mmap_mode="r" if mmap else None)
+        except (ValueError, OSError, EOFError) as error:
+            self._extract_again(file_name, path, " ".join(str(error).split()))
+            return np.load(path, mmap_mode="r" if mmap else None)
+
+    def _extract_again(self, file_name: str, path: Path, why: str) -> None:
+        entry = self._entry(file_name)
+        source = entry.get("source")
+        if not source or not Path(source).is_file():
+            raise FeatureCacheError(
+                {file_name: f"cached features {path} cannot be read ({why}), and its wav {source} is not there"}
+            )
+        print(f"feature cache: {path} (clip {file_name!r}) cannot be read ({why}); extracting it again", flush=True)
+        try:
+            n_frames, n_mels, digest = _extract_one(str(source), str(path), self.cfg)
+        except (ValueError, OSError) as exc:
+            raise FeatureCacheError(
+                {file_name: f"cached features {path} cannot be read ({why}); extracting them again failed: {exc}"}
+            ) from exc
+        entry.update(_source_id(Path(source)), n_frames=n_frames, n_mels=n_mels, **{HASH_KEY: digest})
 
     def n_frames(self, file_name: str) -> int:
         """T of a clip, from the manifest (no file access): lets batching sort by length cheaply."""
@@ -219,16 +248,43 @@ def _hash_files(paths: dict[str, Path], workers: int) -> dict[str, str | None]:
         return dict(zip(paths, pool.map(one, paths.values())))
 
 
+def _npy_problem(npy: Path, entry: dict[str, Any]) -> str | None:
+    """Why a cached npy cannot hold what its record says (from its header and size: no data are read), or None."""
+    try:
+        with open(npy, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(handle)
+            expected = handle.tell() + int(np.prod(shape)) * dtype.itemsize
+            size = os.fstat(handle.fileno()).st_size
+    except (ValueError, OSError, EOFError) as error:
+        return f"not a readable .npy file: {' '.join(str(error).split())}"
+    if size < expected:
+        return f"cut short: {size} bytes, its header promises {expected}"
+    if size > expected:
+        return f"{size - expected} bytes longer than its header says"
+    if len(shape) != 2 or dtype != np.float32 or shape[0] != entry.get("n_frames"):
+        return (
+            f"holds a {dtype} array of shape {shape}, its record says ({entry.get('n_frames')}, {entry.get('n_mels')})"
+        )
+    return None
+
+
 def _adopt(npy: Path, source: dict[str, Any], audio_path: Path) -> dict[str, Any] | None:
     """A record for an npy left without one by an interrupted run, if it is newer than its source."""
     try:
         if npy.stat().st_mtime_ns < source["source_mtime_ns"]:
             return None
         shape = np.load(npy, mmap_mode="r").shape
-        digest = _file_hash(audio_path)
-    except (OSError, ValueError):
+        record = {"npy": npy.name, "n_frames": int(shape[0]), "n_mels": int(shape[1]), **source}
+        if _npy_problem(npy, record) is not None:
+            return None
+        record[HASH_KEY] = _file_hash(audio_path)
+    except (OSError, ValueError, IndexError):
         return None
-    return {"npy": npy.name, "n_frames": int(shape[0]), "n_mels": int(shape[1]), **source, HASH_KEY: digest}
+    return record
 
 
 def _extract_one(audio_path: str, npy_path: str, cfg: FeatureConfig) -> tuple[int, int, str]:
@@ -334,15 +390,19 @@ def cache_features(
         source = sources[file_name]
         npy = directory / npy_name(file_name)
         if file_name in hashes and hashes[file_name] == entries[file_name][HASH_KEY]:
-            reused += 1
+            damage = _npy_problem(npy, entries[file_name])
+            if damage is None:
+                reused += 1
+                continue
+            print(f"feature cache: {npy} (clip {file_name!r}) is damaged ({damage}); extracting it again", flush=True)
         elif file_name not in entries and npy.is_file() and (record := _adopt(npy, source, audio_path)) is not None:
             entries[file_name] = record
             adopted += 1
-        else:
-            if file_name in hashes:
-                log.info("clip %r changed content (same size and mtime): extracting it again", file_name)
-            entries.pop(file_name, None)
-            todo[file_name] = (audio_path, source)
+            continue
+        elif file_name in hashes:
+            log.info("clip %r changed content (same size and mtime): extracting it again", file_name)
+        entries.pop(file_name, None)
+        todo[file_name] = (audio_path, source)
 
     failures: dict[str, str] = {}
     done = 0

@@ -5,7 +5,10 @@ directory-listing order) and are keyed by their full file name (the authors' ``n
 merged distinct clips whose names hold a dot). Every problem is reported by file name, grouped by
 kind; by default they raise one :class:`ClothoFormatError`, with ``skip_bad=True`` the offending
 clips are left out and listed in the returned :class:`ReadReport`. Problems of a whole file (a
-captions CSV that is not UTF-8 or lacks its header, a split left with no clips) always raise.
+captions CSV that is not UTF-8 or lacks its header, a split left with no clips) always raise, and
+so does a reference caption (evaluation or validation split) with no words once punctuation is
+removed: an empty reference lets an empty prediction score ROUGE_L 1 on its clip, and leaving the
+clip out would change the split the scores are reported on.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import soundfile as sf
 
 from aac_subsampling.data.clotho_card import CAPTIONS_PER_CLIP, captions_file
 from aac_subsampling.features import wav_frame_counts
+from aac_subsampling.tokens import normalise_caption
 
 __all__ = [
     "CAPTION_COLUMNS",
@@ -56,13 +60,17 @@ PROBLEM_KINDS: Mapping[str, str] = {
     "unreadable_audio": ".wav file that cannot be decoded",
     "truncated_audio": ".wav file shorter than its header says (an interrupted copy or extraction)",
     "bad_captions": "row without exactly 5 non-empty captions",
+    "empty_caption": "development caption with no words once punctuation is removed",
     "duplicate_row": "file name on more than one CSV row",
 }
+#: The split whose captions are training targets; every other split's captions are references (scored against).
+TRAINING_SPLIT = "development"
 # problems of a whole file or split: always raised, skip_bad cannot leave them out
 FILE_PROBLEM_KINDS: Mapping[str, str] = {
     "bad_header": "captions CSV without the Clotho header",
     "bad_encoding": "captions CSV that is not UTF-8",
     "no_clips": "split without a single usable clip",
+    "empty_reference": "reference caption with no words once punctuation is removed",
 }
 
 
@@ -138,7 +146,17 @@ class ClothoFormatError(ValueError):
             lines.append(f"  {kind} ({meaning}): {len(names)}")
             lines += [f"    {name}" + (f": {details[name]}" if name in details else "") for name in names]
         lines.append(hint)
+        # last, the offenders on one line: what a log that keeps only an error's last line (the run engine's
+        # summary of a failed notebook) still shows
+        lines.append("At fault: " + "; ".join(_in_short(kind, names, details) for kind, names in self.problems.items()))
         super().__init__("\n".join(lines))
+
+
+def _in_short(kind: str, names: list[str], details: Mapping[str, str], shown: int = 3) -> str:
+    wordless = kind in ("empty_caption", "empty_reference")
+    listed = [f"{name!r} ({details[name]})" if wordless and name in details else repr(name) for name in names[:shown]]
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"{kind}: {', '.join(listed)}{more}"
 
 
 def captions_csv_path(root: str | os.PathLike[str], split: str) -> Path:
@@ -209,6 +227,27 @@ def _audio_problem(path: Path) -> tuple[str, str] | None:
     return None
 
 
+def _wordless_captions(rows: list[list[str]]) -> dict[int, list[int]]:
+    """row index -> positions (0-based) of its captions that hold no word once punctuation is removed, either by
+    the vocabulary's normalisation (:func:`~aac_subsampling.tokens.normalise_caption`: "...", "!?") or by the
+    metrics' tokeniser (pycocoevalcap's PTB tokenisation drops "-", "--", "'" too: "- -")."""
+    from aac_subsampling.evaluation.tokenization import fallback_tokenize  # pure Python (no Java)
+
+    where = [(i, k) for i, row in enumerate(rows) for k, caption in enumerate(row[1:]) if caption.strip()]
+    captions = [rows[i][k + 1] for i, k in where]
+    tokenised = fallback_tokenize(captions) if captions else []
+    found: dict[int, list[int]] = {}
+    for (i, k), caption, tokens in zip(where, captions, tokenised):
+        if not normalise_caption(caption) or not tokens.split():
+            found.setdefault(i, []).append(k)
+    return found
+
+
+def _wordless_detail(csv_path: Path, row: list[str], positions: list[int]) -> str:
+    columns = "; ".join(f"{CAPTION_COLUMNS[k]} = {row[k + 1]!r}" for k in positions if k < len(CAPTION_COLUMNS))
+    return f"{csv_path.name}, {columns}: no words once punctuation is removed"
+
+
 def read_split(
     root: str | os.PathLike[str],
     split: str,
@@ -221,12 +260,15 @@ def read_split(
 
     Reports, by file name: CSV rows without a wav, wavs without a CSV row, empty, unreadable or
     truncated wavs (header and file size only, so it stays cheap; ``check_audio=False`` skips it),
-    rows without exactly ``captions_per_clip`` non-empty captions, and file names on several rows
-    (all their rows are dropped: which captions are right is ambiguous). Default: raise one
-    :class:`ClothoFormatError` listing all of them; ``skip_bad=True``: warn with the count per kind
-    and return the good clips with the report. Always raised, ``skip_bad`` or not: a captions CSV
-    that is not UTF-8 or has the wrong header, and a split with no clip left (naming the split, the
-    CSV and the audio folder), so callers never get an empty split.
+    rows without exactly ``captions_per_clip`` non-empty captions, development captions with no
+    words once punctuation is removed (``empty_caption``, naming the CSV and the caption column), and
+    file names on several rows (all their rows are dropped: which captions are right is ambiguous).
+    Default: raise one :class:`ClothoFormatError` listing all of them; ``skip_bad=True``: warn with
+    the count per kind and return the good clips with the report. Always raised, ``skip_bad`` or
+    not: a captions CSV that is not UTF-8 or has the wrong header, a reference caption (any split
+    but the development split) with no words once punctuation is removed (``empty_reference``: an
+    empty reference lets an empty prediction score ROUGE_L 1), and a split with no clip left
+    (naming the split, the CSV and the audio folder), so callers never get an empty split.
     """
     root = Path(root)
     csv_path = captions_csv_path(root, split)
@@ -238,8 +280,10 @@ def read_split(
 
     counts = Counter(row[0] for row in rows)
     problems["duplicate_row"] = sorted(name for name, n in counts.items() if n > 1)
+    wordless = _wordless_captions(rows)
+    references: dict[str, str] = {}  # file name -> detail, for a split whose captions are references
     clips: list[Clip] = []
-    for row in rows:
+    for index, row in enumerate(rows):
         name = row[0]
         if counts[name] > 1:
             continue
@@ -247,6 +291,14 @@ def read_split(
         if len(captions) != captions_per_clip or any(not c.strip() for c in captions):
             problems["bad_captions"].append(name)
             continue
+        if index in wordless:
+            detail = _wordless_detail(csv_path, row, wordless[index])
+            if split != TRAINING_SPLIT:
+                references[name] = detail
+            else:
+                problems["empty_caption"].append(name)
+                details[name] = detail
+                continue
         if name not in wavs:
             problems["missing_audio"].append(name)
             continue
@@ -258,6 +310,14 @@ def read_split(
         clips.append(Clip(name, path, captions))
     problems["unlisted_audio"] = sorted(wavs - set(counts))
     problems = {k: v for k, v in problems.items() if v}
+    if references:
+        raise ClothoFormatError(
+            f"{split} split of {root}",
+            {"empty_reference": list(references)},
+            details=references,
+            hint=f"An empty reference lets an empty prediction score ROUGE_L 1 on its clip; write the caption again "
+            f"in {csv_path} (skip_bad cannot leave reference clips out: the scores would be on another split).",
+        )
 
     report = ReadReport(split=split, n_rows=len(rows), n_clips=len(clips), problems=problems)
     if problems and not skip_bad:

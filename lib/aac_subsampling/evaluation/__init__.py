@@ -13,6 +13,7 @@ One module per concept:
 * :mod:`.bootstrap`: bootstrap confidence intervals over clips (:func:`bootstrap_ci`).
 * :mod:`.java`: the one Java finder (:func:`find_java`) and what happens without Java.
 * :mod:`.coco`: where pycocoevalcap's jars are, and its input format.
+* :mod:`.environment`: :func:`scoring_environment` (Java, tokeniser, METEOR, SPICE), held in evaluation run keys.
 """
 
 from importlib import import_module
@@ -41,6 +42,7 @@ _HOMES = {
     "spice_command": "spice",
     "spice_status": "spice",
     "fallback_tokenize": "tokenization",
+    "scoring_environment": "environment",
     "ptb_tokenize": "tokenization",
 }
 
@@ -77,6 +79,7 @@ __all__ = [
     "java_major_version",
     "meteor_from_stats",
     "ptb_tokenize",
+    "scoring_environment",
     "spice_command",
     "spice_status",
 ]

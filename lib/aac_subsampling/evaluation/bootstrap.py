@@ -30,6 +30,7 @@ variation over which clips are evaluated, with the scorers fixed.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -38,7 +39,12 @@ import pandas as pd
 from .bleu import BLEU_ORDER, BLEU_STAT_COLUMNS, bleu_from_stats
 from .meteor import METEOR_STAT_COLUMNS, meteor_from_stats
 
-__all__ = ["bootstrap_ci", "resample_indices"]
+__all__ = ["ZeroWidthIntervalWarning", "bootstrap_ci", "resample_indices"]
+
+
+class ZeroWidthIntervalWarning(UserWarning):
+    """A bootstrap over one clip: every replicate is that clip, so every interval has zero width."""
+
 
 _MEAN_METRICS = ("ROUGE_L", "CIDEr", "SPICE", "SPIDEr")
 _BLEU_METRICS = tuple(f"BLEU{k}" for k in range(1, BLEU_ORDER + 1))
@@ -49,6 +55,14 @@ def resample_indices(n_items: int, n_resamples: int, seed: int) -> np.ndarray:
     """``(n_resamples, n_items)`` positions drawn with replacement (seeded PCG64)."""
     if n_items < 1:
         raise ValueError("cannot resample an empty set")
+    if n_items == 1:
+        warnings.warn(
+            "bootstrap over a split of 1 clip: every resample draws that same clip, so every interval has zero "
+            "width (low = high = the score); it says nothing about how the score varies over clips. Evaluate on "
+            "more clips for an interval.",
+            ZeroWidthIntervalWarning,
+            stacklevel=2,
+        )
     rng = np.random.default_rng(seed)
     return rng.integers(0, n_items, size=(n_resamples, n_items))
 

@@ -14,13 +14,16 @@ always terminated afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,36 +273,81 @@ def evaluate_captions(
     """
     ids = validate_inputs(predictions, references)
     java_path, unavailable = resolve_java(java, require_java)
+    own_meteor: MeteorScorer | None = None
+    with scratch_dir(work_dir) as run_dir:
+        try:
+            if java_path is not None and meteor is None:
+                # Start first: its JVM start-up overlaps tokenisation and BLEU/ROUGE/CIDEr.
+                own_meteor = MeteorScorer(java_path, stderr_path=run_dir / "meteor_stderr.txt")
+            refs, preds = _tokenize_all(ids, predictions, references, java=java_path, run_dir=run_dir)
+            table = _ScoreTable(len(ids))
+            table.add_offline(refs, preds)
+            scorer = meteor if meteor is not None else own_meteor
+            if scorer is not None:
+                table.add_meteor(scorer, refs, preds)
+            if own_meteor is not None:
+                own_meteor.close()
+            if java_path is not None or spice is True:
+                spice_corpus, spice_clip, reason = _spice_scores(
+                    refs, preds, mode=spice, java=java_path, run_dir=run_dir, cache_dir=spice_cache
+                )
+                if reason is None and spice_corpus is not None and spice_clip is not None:
+                    table.add_spice(spice_corpus, spice_clip)
+                else:
+                    unavailable["SPICE"] = reason or "unavailable"
+                    unavailable["SPIDEr"] = spider_unavailable_reason(unavailable["SPICE"])
+        finally:
+            if own_meteor is not None:
+                own_meteor.close()
+    return table.result(ids, unavailable, tokenizer="ptb" if java_path else "fallback")
+
+
+SCRATCH_PREFIX = "aac-eval-"
+
+
+@contextlib.contextmanager
+def scratch_dir(work_dir: Path | str | None = None) -> Iterator[Path]:
+    """A temporary folder ``aac-eval-*`` under ``work_dir`` (the system's temporary folder when None), removed on
+    the way out however the way goes: a return, an exception, Ctrl-C (KeyboardInterrupt) or SIGTERM.
+
+    SIGTERM is what a kernel gets when it is shut down while scoring; by default it ends the process without
+    running any ``finally``. In the main thread, for the duration, a SIGTERM removes the folder and then does
+    what it did before (the previous handler, or the default: the process ends of it). Only SIGKILL leaves the
+    folder behind; the run engine removes such folders at the start of its next run."""
     if work_dir is not None:
         Path(work_dir).mkdir(parents=True, exist_ok=True)
-    run_dir = Path(tempfile.mkdtemp(prefix="aac-eval-", dir=work_dir))
-    own_meteor: MeteorScorer | None = None
+    folder = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=work_dir))
+    restore = _remove_on_sigterm(folder)
     try:
-        if java_path is not None and meteor is None:
-            # Start first: its JVM start-up overlaps tokenisation and BLEU/ROUGE/CIDEr.
-            own_meteor = MeteorScorer(java_path, stderr_path=run_dir / "meteor_stderr.txt")
-        refs, preds = _tokenize_all(ids, predictions, references, java=java_path, run_dir=run_dir)
-        table = _ScoreTable(len(ids))
-        table.add_offline(refs, preds)
-        scorer = meteor if meteor is not None else own_meteor
-        if scorer is not None:
-            table.add_meteor(scorer, refs, preds)
-        if own_meteor is not None:
-            own_meteor.close()
-        if java_path is not None or spice is True:
-            spice_corpus, spice_clip, reason = _spice_scores(
-                refs, preds, mode=spice, java=java_path, run_dir=run_dir, cache_dir=spice_cache
-            )
-            if reason is None and spice_corpus is not None and spice_clip is not None:
-                table.add_spice(spice_corpus, spice_clip)
-            else:
-                unavailable["SPICE"] = reason or "unavailable"
-                unavailable["SPIDEr"] = spider_unavailable_reason(unavailable["SPICE"])
+        yield folder
     finally:
-        if own_meteor is not None:
-            own_meteor.close()
-        shutil.rmtree(run_dir, ignore_errors=True)
-    return table.result(ids, unavailable, tokenizer="ptb" if java_path else "fallback")
+        restore()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_on_sigterm(folder: Path) -> Callable[[], None]:
+    """Install a SIGTERM handler that removes ``folder`` first; returns what puts the previous one back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signal handlers belong to the main thread
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is None or previous == signal.SIG_IGN:  # set outside Python, or ignored: leave it alone
+        return lambda: None
+
+    def handler(signum: int, frame: object) -> None:
+        shutil.rmtree(folder, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+        if callable(previous):
+            previous(signum, frame)
+        else:  # the default action: end the process, as without this handler
+            os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+    def restore() -> None:
+        if signal.getsignal(signal.SIGTERM) is handler:
+            signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 class _ScoreTable:
