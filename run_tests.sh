@@ -28,10 +28,10 @@ run_part() {
     fi
 }
 
-run_part "lint (ruff check)" ruff check lib tests scripts benchmarks
-run_part "format (ruff format --check)" ruff format --check lib tests scripts benchmarks
+run_part "lint (ruff check)" ruff check .
+run_part "format (ruff format --check)" ruff format --check .
 run_part "unit tests" python -m pytest tests -q
-# The notebooks take AAC_PROFILE when their profile parameter is None (aac_subsampling.notebook); nbval runs them in filename order
+# The notebooks take AAC_PROFILE when their profile parameter is None (aac_subsampling.experiment.notebook); nbval runs them in filename order
 # (01 -> 04) in one kernel per notebook, from this environment (--nbval-current-env).
 # Results (and their figures) go to a fresh temporary folder, so no earlier run's records are reused.
 NB_OUT="$(mktemp -d "${TMPDIR:-/tmp}/aac_nbval.XXXXXX")"

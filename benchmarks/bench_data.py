@@ -20,10 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from aac_subsampling.config import FeatureConfig
 from aac_subsampling.data.feature_cache import cache_features
 from aac_subsampling.data.reader import read_split
 from aac_subsampling.data.synthetic import PRESETS, generate_corpus
+from aac_subsampling.method.config import FeatureConfig
 
 
 def folder_bytes(path: Path) -> int:

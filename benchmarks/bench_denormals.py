@@ -2,7 +2,7 @@
 
 The gradient that flows back from the encoder's last step (Eq. 6) through hundreds of GRU steps decays into
 the denormal range (below 1.2e-38), where a CPU's matrix products are many times slower; training flushes
-them (``aac_subsampling.training.flush_denormals``). Each setting runs in its own process, so that the flag is
+them (``aac_subsampling.method.training.flush_denormals``). Each setting runs in its own process, so that the flag is
 set before torch's threads exist. Prints a table; nothing is asserted. Re-measure with:
 
     python benchmarks/bench_denormals.py                      # the quick corpus: T = 300, batch 8, D = 114
@@ -23,9 +23,9 @@ def child(factor: int, frames: int, batch_size: int, vocabulary: int, steps: int
 
     torch.set_flush_denormal(flush)  # before any torch operation: worker threads inherit it
     torch.set_num_threads(threads)
-    from aac_subsampling.config import Config
-    from aac_subsampling.loss import token_weights, weighted_cross_entropy
-    from aac_subsampling.training import build_model
+    from aac_subsampling.method.config import Config
+    from aac_subsampling.method.loss import token_weights, weighted_cross_entropy
+    from aac_subsampling.method.training import build_model
 
     config = Config().with_overrides({"model": {"subsampling_factor": factor}, "device": "cpu"})
     model = build_model(config, vocabulary)

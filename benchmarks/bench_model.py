@@ -19,13 +19,13 @@ import time
 
 import torch
 
-from aac_subsampling.batching import CaptionDataset
-from aac_subsampling.config import Config
+from aac_subsampling.base.devices import peak_host_memory_bytes, peak_memory_bytes
 from aac_subsampling.data.clotho_card import CAPTIONS_PER_CLIP
-from aac_subsampling.devices import peak_host_memory_bytes, peak_memory_bytes
-from aac_subsampling.loss import token_weights, weighted_cross_entropy
-from aac_subsampling.paper import PAPER_VOCABULARY_SIZE, SHORTEST_CLIP_FRAMES
-from aac_subsampling.training import build_model, flush_denormals, resolve_device
+from aac_subsampling.method.batching import CaptionDataset
+from aac_subsampling.method.config import Config
+from aac_subsampling.method.loss import token_weights, weighted_cross_entropy
+from aac_subsampling.method.paper import PAPER_VOCABULARY_SIZE, SHORTEST_CLIP_FRAMES
+from aac_subsampling.method.training import build_model, flush_denormals, resolve_device
 
 
 def synthetic_dataset(n_clips: int, frames: int, captions_per_clip: int = CAPTIONS_PER_CLIP, caption_length: int = 15):

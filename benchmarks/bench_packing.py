@@ -24,13 +24,13 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from aac_subsampling.batching import Batch, CaptionDataset
-from aac_subsampling.config import ModelConfig
+from aac_subsampling.base.devices import resolve_device, synchronize
 from aac_subsampling.data.clotho_card import CAPTIONS_PER_CLIP
-from aac_subsampling.devices import resolve_device, synchronize
-from aac_subsampling.loss import token_weights, weighted_cross_entropy
-from aac_subsampling.model import CaptioningModel
-from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
+from aac_subsampling.method.batching import Batch, CaptionDataset
+from aac_subsampling.method.config import ModelConfig
+from aac_subsampling.method.loss import token_weights, weighted_cross_entropy
+from aac_subsampling.method.model import CaptioningModel
+from aac_subsampling.method.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
 
 CAPTION_LENGTH = 15
 DECODE_STEPS = 22

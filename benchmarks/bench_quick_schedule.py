@@ -37,11 +37,11 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from aac_subsampling import pipeline
     from aac_subsampling.analysis.floors import floor_captions
-    from aac_subsampling.decoding import greedy_decode
     from aac_subsampling.evaluation import evaluate_captions
-    from aac_subsampling.training import flush_denormals
+    from aac_subsampling.experiment import pipeline
+    from aac_subsampling.method.decoding import greedy_decode
+    from aac_subsampling.method.training import flush_denormals
 
     flush_denormals(torch.device("cpu"))
     train = json.loads(args.train)

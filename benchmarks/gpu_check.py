@@ -53,22 +53,22 @@ if str(REPOSITORY / "lib") not in sys.path:  # also for the spawned workers, whi
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from aac_subsampling.batching import Batch, CaptionDataset  # noqa: E402
-from aac_subsampling.config import Config  # noqa: E402
-from aac_subsampling.decoding import greedy_decode  # noqa: E402
-from aac_subsampling.devices import (  # noqa: E402
+from aac_subsampling.base.devices import (  # noqa: E402
     describe,
     peak_memory_bytes,
     reset_peak_memory,
     resolve_device,
     synchronize,
 )
-from aac_subsampling.loss import token_weights, weighted_cross_entropy  # noqa: E402
-from aac_subsampling.model import CaptioningModel  # noqa: E402
-from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE, inference_seconds  # noqa: E402
-from aac_subsampling.runinfo import git_state  # noqa: E402
-from aac_subsampling.tokens import EOS, SOS, Vocabulary  # noqa: E402
-from aac_subsampling.training import build_model, load_checkpoint, train_model  # noqa: E402
+from aac_subsampling.experiment.runinfo import git_state  # noqa: E402
+from aac_subsampling.method.batching import Batch, CaptionDataset  # noqa: E402
+from aac_subsampling.method.config import Config  # noqa: E402
+from aac_subsampling.method.decoding import greedy_decode  # noqa: E402
+from aac_subsampling.method.loss import token_weights, weighted_cross_entropy  # noqa: E402
+from aac_subsampling.method.model import CaptioningModel  # noqa: E402
+from aac_subsampling.method.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE, inference_seconds  # noqa: E402
+from aac_subsampling.method.tokens import EOS, SOS, Vocabulary  # noqa: E402
+from aac_subsampling.method.training import build_model, load_checkpoint, train_model  # noqa: E402
 
 VOCABULARY_SIZE = PAPER_VOCABULARY_SIZE  # D on Clotho v1
 N_MELS = 64
@@ -445,7 +445,7 @@ def training_section(
 
 
 def paper_inference_seconds() -> dict[int, float]:
-    """Table 2's inference times (:mod:`aac_subsampling.paper`)."""
+    """Table 2's inference times (:mod:`aac_subsampling.method.paper`)."""
     return inference_seconds()
 
 

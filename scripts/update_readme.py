@@ -1,9 +1,10 @@
-"""Regenerate the README's result tables from the published results: ``python scripts/update_readme.py``.
+"""Regenerate the tables of README.md and docs/*.md from the published results: ``python scripts/update_readme.py``.
 
-The README never holds a typed number of ours: each results table sits between
+The README and the docs pages never hold a typed number of ours: each results table sits between
 ``<!-- BEGIN generated:NAME -->`` and ``<!-- END generated:NAME -->`` and is rendered here from the CSV
-and JSON files under ``results/published/<profile>/``; ``tests/test_readme.py`` fails when the README and
-the published files disagree. ``--check`` only reports.
+and JSON files under ``results/published/<profile>/``. Every page is searched for blocks: README.md and every
+``docs/*.md`` (``pages()``), so a block moved to a new docs page is kept up to date with no list to edit.
+``tests/test_readme.py`` fails when any page and the published files disagree. ``--check`` only reports.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from aac_subsampling import layout, tables
+from aac_subsampling.analysis import tables
 from aac_subsampling.analysis.records import load_predictions, training_summary
 from aac_subsampling.data.clotho_card import CLOTHO_V1_COUNTS
+from aac_subsampling.experiment import layout
+from aac_subsampling.method.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
 from aac_subsampling.open_questions.study import interval_phrase, load_study
-from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
 from aac_subsampling.publish import published_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 BLOCK = re.compile(
     r"(<!-- BEGIN generated:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END generated:(?P=name) -->)", re.DOTALL
 )
@@ -122,6 +125,44 @@ def context_block(profile: str) -> str:
 def claims_block(profile: str) -> str:
     frame = pd.read_csv(layout.table_file(published_dir(profile), layout.CLAIMS_FILE))
     return markdown(frame[["claim", "verdict", "evidence"]])
+
+
+def verdicts_block(profile: str) -> str:
+    """One sentence per claim of ``claims.csv``: its verdict, and for a claim that does not hold the first
+    clause of its evidence; the per-metric claims ("BLEU1 improves with M ...") in one sentence, by verdict."""
+    frame = pd.read_csv(layout.table_file(published_dir(profile), layout.CLAIMS_FILE))
+    lines: list[str] = []
+    metrics = frame[frame["kind"] == "metric"]
+    for index, row in frame.iterrows():
+        if row["kind"] != "metric":
+            note = "" if row["verdict"] == "holds" else f" ({str(row['evidence']).split(';')[0].strip()})"
+            lines.append(f"* {row['claim']}: **{row['verdict']}**{note}.")
+        elif index == metrics.index[0]:
+            claim = str(row["claim"]).split(" ", 1)[1]  # "improves with M (M=16 vs M=1)"
+            by_verdict = metrics.groupby("verdict", sort=False)["claim"].agg(
+                lambda claims: ", ".join(str(c).split(" ", 1)[0] for c in claims)
+            )
+            parts = [f"**{verdict}** for {names}" for verdict, names in by_verdict.items()]
+            lines.append(f"* each metric {claim}: " + "; ".join(parts) + ".")
+    return "\n".join(lines) + "\n"
+
+
+def seed_scores_block(profile: str, seed: int = 0) -> str:
+    """Corpus scores of one seed, per M, from its evaluation records: what a fresh run of that seed should
+    give."""
+    folder = published_dir(profile)
+    rows = []
+    for run_seed, factor in layout.completed_runs(folder):
+        if run_seed != seed:
+            continue
+        metrics = json.loads(layout.evaluation_record(folder, seed, factor).read_text())["metrics"]
+        rows.append(
+            {
+                "M": factor,
+                **{name: _number(value if value is not None else float("nan")) for name, value in metrics.items()},
+            }
+        )
+    return markdown(pd.DataFrame(rows).sort_values("M"))
 
 
 def _interval(row: pd.Series) -> str:
@@ -233,6 +274,8 @@ RENDERERS: dict[str, Callable[[str], str]] = {
     "table2": table2_block,
     "context": context_block,
     "claims": claims_block,
+    "verdicts": verdicts_block,
+    "seed0": seed_scores_block,
     "study-comparisons": study_comparisons_block,
     "study-changed": study_changed_block,
     "study-verdicts": study_verdicts_block,
@@ -263,16 +306,33 @@ def updated(text: str) -> tuple[str, list[str]]:
     return BLOCK.sub(replace, text), changed
 
 
+def pages() -> list[Path]:
+    """Every page that may hold generated blocks: README.md, then docs/*.md in name order."""
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
+def blocks(text: str) -> list[str]:
+    return [match.group("name") for match in BLOCK.finditer(text)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only say which blocks are out of date")
     args = parser.parse_args(argv)
-    text, changed = updated(README.read_text())
+    stale = []
+    for page in pages():
+        text = page.read_text()
+        if not blocks(text):
+            continue
+        new, changed = updated(text)
+        if changed:
+            stale.append(f"{page.relative_to(ROOT)}: " + ", ".join(changed))
+            if not args.check:
+                page.write_text(new)
     if args.check:
-        print("out of date: " + ", ".join(changed) if changed else "README tables match the published results")
-        return 1 if changed else 0
-    README.write_text(text)
-    print("updated: " + ", ".join(changed) if changed else "nothing to update")
+        print("out of date: " + "; ".join(stale) if stale else "generated tables match the published results")
+        return 1 if stale else 0
+    print("updated: " + "; ".join(stale) if stale else "nothing to update")
     return 0
 
 

@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aac_subsampling import layout, runkey
-from aac_subsampling.batching import CaptionDataset
-from aac_subsampling.config import Config
-from aac_subsampling.pipeline import write_json
-from aac_subsampling.tokens import Vocabulary
+from aac_subsampling.experiment import layout, runkey
+from aac_subsampling.experiment.pipeline import write_json
+from aac_subsampling.method.batching import CaptionDataset
+from aac_subsampling.method.config import Config
+from aac_subsampling.method.tokens import Vocabulary
+from aac_subsampling.run import Engine, RunOptions
 
 # A model small enough to learn four captions in seconds on one CPU core.
 TINY = {
@@ -98,3 +99,15 @@ class FakeNotebooks:
 
     def ran(self, stem: str) -> list[tuple]:
         return [call for call in self.calls if call[0].startswith(stem)]
+
+
+def engine_for(tmp_path, corpus, notebooks, **options) -> Engine:
+    """A run engine on the smoke profile (M = 1 and 4, one lane) whose stages ``notebooks`` runs."""
+    settings = {
+        "profile": "smoke",
+        "data_dir": corpus,
+        "results_dir": tmp_path / "results",
+        "factors": [1, 4],
+        "jobs": 1,
+    }
+    return Engine(RunOptions(**{**settings, **options}), executor=notebooks)

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from aac_subsampling.batching import front_pad_with_lengths
-from aac_subsampling.config import ModelConfig
-from aac_subsampling.decoding import greedy_decode
-from aac_subsampling.model import (
+from aac_subsampling.method.batching import front_pad_with_lengths
+from aac_subsampling.method.config import ModelConfig
+from aac_subsampling.method.decoding import greedy_decode
+from aac_subsampling.method.model import (
     CaptioningModel,
     Encoder,
     encoder_output_length,
@@ -20,7 +20,7 @@ from aac_subsampling.model import (
     real_frames_first,
     subsample,
 )
-from aac_subsampling.tokens import Vocabulary
+from aac_subsampling.method.tokens import Vocabulary
 
 FACTORS = [1, 2, 4, 8, 16]
 TABLE2_LENGTHS = {1: (1292, 2584), 2: (323, 646), 4: (80, 161), 8: (20, 40), 16: (5, 10)}
@@ -189,7 +189,7 @@ def test_packed_lengths_are_checked():
 
 
 def test_batch_lengths_feed_the_packed_model():
-    from aac_subsampling.batching import CaptionDataset
+    from aac_subsampling.method.batching import CaptionDataset
 
     features = {"a": clip(300, 1), "b": clip(437, 2)}
     data = CaptionDataset(["a", "b"], {"a": [[1, 2]], "b": [[3, 2]]}, features, eos_index=2)

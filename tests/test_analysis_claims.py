@@ -3,10 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from fake_results import fake_record
 
-from aac_subsampling import tables
-from aac_subsampling.analysis import claims
-from aac_subsampling.analysis.fake_results import fake_record
+from aac_subsampling.analysis import claims, tables
 
 FACTORS = (1, 2, 4, 8, 16)
 

@@ -2,9 +2,9 @@
 
 import pandas as pd
 import pytest
+from fake_results import fake_record, write_run
 
 from aac_subsampling.analysis import diversity
-from aac_subsampling.analysis.fake_results import fake_record, write_run
 
 REFS = {
     "caption_1": ["A dog barks.", "rain falls", "a dog barks"],

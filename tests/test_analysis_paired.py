@@ -3,11 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
+from fake_results import evaluate_fake, fake_record, fake_references, write_run
 
-from aac_subsampling import layout
-from aac_subsampling.analysis.fake_results import evaluate_fake, fake_record, fake_references, write_run
 from aac_subsampling.analysis.paired import COMPARISON_COLUMNS, compare_to_baseline
 from aac_subsampling.evaluation import METRIC_NAMES
+from aac_subsampling.experiment import layout
 
 CLIPS = pd.Index([f"clip {i}.wav" for i in range(30)], name="clip_id")
 
@@ -72,7 +72,7 @@ def test_deterministic_for_a_seed_and_difference_is_score_minus_baseline(tmp_pat
     first = compare_to_baseline(tmp_path, n_resamples=100, seed=3)
     pd.testing.assert_frame_equal(first, compare_to_baseline(tmp_path, n_resamples=100, seed=3))
     assert not first.equals(compare_to_baseline(tmp_path, n_resamples=100, seed=4))
-    from aac_subsampling import tables
+    from aac_subsampling.analysis import tables
 
     table1 = tables.write_tables(tmp_path, n_resamples=0).table1
     for row in first.dropna(subset=["difference"]).itertuples():

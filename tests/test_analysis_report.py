@@ -3,11 +3,11 @@
 import warnings
 
 import pandas as pd
+from fake_results import write_fake_results
 
-from aac_subsampling import layout
 from aac_subsampling.analysis import claims
-from aac_subsampling.analysis.fake_results import write_fake_results
 from aac_subsampling.analysis.report import FIGURE_FILES, write_report
+from aac_subsampling.experiment import layout
 
 
 def test_write_report_on_a_fake_folder(tmp_path):

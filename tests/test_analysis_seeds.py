@@ -3,9 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from fake_results import evaluate_fake, fake_record, fake_references, write_run
 
 from aac_subsampling.analysis import resampling, seeds
-from aac_subsampling.analysis.fake_results import evaluate_fake, fake_record, fake_references, write_run
 from aac_subsampling.analysis.records import load_clip_scores
 from aac_subsampling.evaluation.bootstrap import bootstrap_ci, resample_indices
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from aac_subsampling.config import Config, LossConfig, as_run_overrides, authors_code_overrides
-from aac_subsampling.loss import token_weights, weighted_cross_entropy
-from aac_subsampling.profiles import PROFILES, get_profile
+from aac_subsampling.experiment.profiles import PROFILES, get_profile
+from aac_subsampling.method.config import Config, LossConfig, as_run_overrides, authors_code_overrides
+from aac_subsampling.method.loss import token_weights, weighted_cross_entropy
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "deviations.md"
 COLUMNS = ("paper", "as run", "here")  # the value columns after the setting, in the table's order

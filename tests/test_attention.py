@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from aac_subsampling.batching import front_pad_with_lengths
-from aac_subsampling.config import ModelConfig
-from aac_subsampling.loss import token_weights, weighted_cross_entropy
-from aac_subsampling.model import (
+from aac_subsampling.method.batching import front_pad_with_lengths
+from aac_subsampling.method.config import ModelConfig
+from aac_subsampling.method.loss import token_weights, weighted_cross_entropy
+from aac_subsampling.method.model import (
     AttentionDecoder,
     CaptioningModel,
     Decoder,

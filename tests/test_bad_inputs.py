@@ -20,12 +20,13 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from aac_subsampling import pipeline, preflight, run
-from aac_subsampling.config import FeatureConfig
+from aac_subsampling import run
 from aac_subsampling.data.feature_cache import FeatureCacheError, cache_features
 from aac_subsampling.data.reader import CSV_HEADER, Clip, ClothoFormatError, read_split
 from aac_subsampling.evaluation.bootstrap import ZeroWidthIntervalWarning, bootstrap_ci, resample_indices
-from aac_subsampling.features import extract_features
+from aac_subsampling.experiment import pipeline, preflight
+from aac_subsampling.method.config import FeatureConfig
+from aac_subsampling.method.features import extract_features
 
 ROOT = Path(__file__).resolve().parents[1]
 CAPTIONS = (

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from aac_subsampling.batching import (
+from aac_subsampling.method.batching import (
     CaptionDataset,
     end_pad_targets,
     front_pad_features,
@@ -12,7 +12,7 @@ from aac_subsampling.batching import (
     pad_value_for,
     silence_frame,
 )
-from aac_subsampling.config import FeatureConfig, ModelConfig, TrainConfig
+from aac_subsampling.method.config import FeatureConfig, ModelConfig, TrainConfig
 
 
 def test_front_pad_puts_zeros_before_shorter_clips():
@@ -99,7 +99,7 @@ def test_default_padding_stays_zeros():
 
 
 def test_silence_padding_is_the_log_mel_of_digital_silence():
-    from aac_subsampling.features import BandStatistics, log_mel_energies
+    from aac_subsampling.method.features import BandStatistics, log_mel_energies
 
     config = FeatureConfig()
     frame = silence_frame(config)

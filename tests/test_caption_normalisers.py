@@ -6,7 +6,7 @@ import numpy as np
 
 from aac_subsampling.data.synthetic.captions import Mention, Slot, caption_words, make_captions
 from aac_subsampling.evaluation import fallback_tokenize
-from aac_subsampling.tokens import normalise_caption
+from aac_subsampling.method.tokens import normalise_caption
 
 
 def test_synthetic_caption_words_are_the_vocabulary_normalisation():

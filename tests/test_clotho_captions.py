@@ -24,8 +24,8 @@ from aac_subsampling.data.synthetic.clotho_shaped import (
     main,
     read_caption_rows,
 )
-from aac_subsampling.loss import token_weights
-from aac_subsampling.tokens import EOS, SOS, Vocabulary, normalise_caption
+from aac_subsampling.method.loss import token_weights
+from aac_subsampling.method.tokens import EOS, SOS, Vocabulary, normalise_caption
 
 SPLITS = ("development", "evaluation")
 

@@ -19,7 +19,6 @@ import py7zr
 import pytest
 import soundfile as sf
 
-from aac_subsampling import preflight
 from aac_subsampling.data import download as download_module
 from aac_subsampling.data.clotho import (
     CLOTHO_V1_FILES,
@@ -35,6 +34,7 @@ from aac_subsampling.data.clotho import (
     verify_clotho_layout,
 )
 from aac_subsampling.data.download import HTTP_RETRIES, DownloadError, download_file, md5sum
+from aac_subsampling.experiment import preflight
 
 
 @dataclass

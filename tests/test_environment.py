@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from aac_subsampling import preflight
+from aac_subsampling.experiment import preflight
 
 try:
     import tomllib
@@ -374,3 +374,18 @@ def test_network_probe_honours_offline_switch(monkeypatch):
     started = time.monotonic()
     assert preflight.network_available() is False
     assert time.monotonic() - started < 1
+
+
+def test_lint_from_the_root_is_what_the_tests_and_pre_commit_run():
+    """`ruff check .` from the root (a contributor's habit) checks what run_tests.sh and pre-commit check."""
+    run_tests = (ROOT / "run_tests.sh").read_text()
+    assert "ruff check .\n" in run_tests and "ruff format --check .\n" in run_tests
+    repo = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())["repos"][0]
+    hooks = repo["hooks"]
+    assert {hook["id"] for hook in hooks} == {"ruff", "ruff-format"}
+    assert all("files" not in hook for hook in hooks), "pre-commit must check what `ruff check .` checks"
+    if tomllib is None:
+        pytest.skip("tomllib needs Python 3.11")
+    ruff = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]
+    assert ruff["force-exclude"] is True and "results" in ruff["extend-exclude"]
+    assert repo["rev"].lstrip("v") == requirements_pins()["ruff"]

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from aac_subsampling.config import FeatureConfig
 from aac_subsampling.data.feature_cache import (
     FeatureCacheError,
     FeatureStore,
@@ -20,7 +19,8 @@ from aac_subsampling.data.feature_cache import (
     cache_features,
     npy_name,
 )
-from aac_subsampling.features import extract_features
+from aac_subsampling.method.config import FeatureConfig
+from aac_subsampling.method.features import extract_features
 
 NAMES = ["Santa Motor.wav", "Train: 10.15 to York.wav", "a.b.c.wav", "plain.wav", "café ambience.wav"]
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from aac_subsampling.config import FeatureConfig
-from aac_subsampling.features import extract_features, load_audio, log_mel_energies, n_frames
+from aac_subsampling.method.config import FeatureConfig
+from aac_subsampling.method.features import extract_features, load_audio, log_mel_energies, n_frames
 
 SR = 44100
 BAND_LIMIT_HZ = 8000.0
@@ -122,7 +122,7 @@ def test_rejects_multichannel_arrays() -> None:
 
 
 def test_band_statistics_standardise_every_band() -> None:
-    from aac_subsampling.features import BandStatistics, band_statistics
+    from aac_subsampling.method.features import BandStatistics, band_statistics
 
     rng = np.random.default_rng(0)
     arrays = [rng.normal(loc=-7.0, scale=2.0, size=(n, 4)).astype(np.float32) for n in (50, 80, 120)]

@@ -12,8 +12,9 @@ import textwrap
 
 import pytest
 
-from aac_subsampling import layout, run
+from aac_subsampling import run
 from aac_subsampling.evaluation import evaluate
+from aac_subsampling.experiment import layout
 
 from helpers import FakeNotebooks
 

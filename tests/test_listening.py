@@ -10,9 +10,9 @@ import torch
 
 from aac_subsampling.analysis.claims import FAILS, HOLDS, UNTESTABLE, listening_claims
 from aac_subsampling.analysis.floors import language_prior_caption
-from aac_subsampling.config import Config
-from aac_subsampling.swapped_audio import audio_partners, derangement, swap_audio
-from aac_subsampling.training import EarlyStopping, build_model, validation_due
+from aac_subsampling.evaluation.swapped_audio import audio_partners, derangement, swap_audio
+from aac_subsampling.method.config import Config
+from aac_subsampling.method.training import EarlyStopping, build_model, validation_due
 
 from helpers import TINY, tiny_problem
 
@@ -89,7 +89,7 @@ def test_validation_is_due_every_few_epochs_and_after_the_last() -> None:
 
 def test_stopping_on_validation_without_a_validator_is_refused() -> None:
     model, dataset, frequencies, config = tiny_training({"train": {"stop_on": "validation_cider", "validate_every": 1}})
-    from aac_subsampling.training import train_model
+    from aac_subsampling.method.training import train_model
 
     with pytest.raises(ValueError, match="validation split"):
         train_model(model, dataset, frequencies, config, progress=False)
@@ -97,7 +97,7 @@ def test_stopping_on_validation_without_a_validator_is_refused() -> None:
 
 def test_training_keeps_the_epoch_with_the_best_validation_score() -> None:
     """The validator's scores decide: the kept weights are those of the best-scoring epoch, not the last."""
-    from aac_subsampling.training import train_model
+    from aac_subsampling.method.training import train_model
 
     model, dataset, frequencies, config = tiny_training(
         {"train": {"stop_on": "validation_cider", "validate_every": 1, "max_epochs": 4, "patience": 10}}
@@ -148,11 +148,12 @@ def test_listening_claims_hold_only_when_every_m_is_clearly_above() -> None:
 def test_floors_and_audio_dependence_tables_on_a_folder_whose_models_listen(tmp_path) -> None:
     """Fake runs that name the clip's event (quality 0.45-0.75) against swapped-audio captions (random events)
     and two one-caption floors: every M clearly beats both and clearly drops with swapped audio."""
-    from aac_subsampling import layout
+    from fake_results import write_fake_results
+
     from aac_subsampling.analysis.audio_dependence import audio_dependence
-    from aac_subsampling.analysis.fake_results import write_fake_results
     from aac_subsampling.analysis.floors import compare_to_floors
     from aac_subsampling.analysis.report import write_report
+    from aac_subsampling.experiment import layout
 
     folder = write_fake_results(tmp_path / "results", seeds=(0, 1), factors=(1, 16), listening=True)
     floors = compare_to_floors(folder, n_resamples=200)
@@ -174,7 +175,8 @@ def test_floors_and_audio_dependence_tables_on_a_folder_whose_models_listen(tmp_
 
 
 def test_a_model_that_ignores_the_audio_fails_the_listening_claims(tmp_path) -> None:
-    from aac_subsampling.analysis.fake_results import write_fake_results
+    from fake_results import write_fake_results
+
     from aac_subsampling.analysis.report import write_report
 
     folder = write_fake_results(
@@ -186,7 +188,7 @@ def test_a_model_that_ignores_the_audio_fails_the_listening_claims(tmp_path) -> 
 
 def test_every_profile_that_stops_on_validation_has_a_corpus_with_a_validation_split() -> None:
     from aac_subsampling.data.synthetic.presets import PRESETS
-    from aac_subsampling.profiles import PROFILES
+    from aac_subsampling.experiment.profiles import PROFILES
 
     for profile in PROFILES.values():
         train = profile.config().train
@@ -200,7 +202,7 @@ def test_every_profile_that_stops_on_validation_has_a_corpus_with_a_validation_s
 def test_pause_and_resume_with_validation_stopping_equals_uninterrupted(tmp_path) -> None:
     """Validation every 2 epochs, early stopping on it: a run paused after 3 epochs and resumed keeps the same
     epoch and weights, and takes the same validations, as one that was never paused."""
-    from aac_subsampling.training import train_model
+    from aac_subsampling.method.training import train_model
 
     overrides = {"train": {"stop_on": "validation_cider", "validate_every": 2, "max_epochs": 8, "patience": 4}}
 
@@ -238,8 +240,8 @@ def test_the_prepare_key_sees_the_validation_split_and_the_preset_sizes(tmp_path
     """A corpus made before its preset had a validation split must not pass for a current one."""
     import dataclasses
 
-    from aac_subsampling import runkey
     from aac_subsampling.data.synthetic import presets
+    from aac_subsampling.experiment import runkey
 
     for name in ("clotho_captions_development.csv", "clotho_captions_evaluation.csv"):
         (tmp_path / name).write_text("file_name,caption_1\n")

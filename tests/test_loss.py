@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from aac_subsampling.loss import token_weights, weighted_cross_entropy
+from aac_subsampling.method.loss import token_weights, weighted_cross_entropy
 
 
 def test_token_weights_by_hand():

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from aac_subsampling.config import ModelConfig
-from aac_subsampling.model import (
+from aac_subsampling.method.config import ModelConfig
+from aac_subsampling.method.model import (
     CaptioningModel,
     Encoder,
     count_parameters,
@@ -157,7 +157,7 @@ def test_default_state_dict_keys_are_unchanged_so_old_checkpoints_load():
 
 
 def test_new_switches_default_to_the_paper():
-    from aac_subsampling.config import Config
+    from aac_subsampling.method.config import Config
 
     config = Config()
     assert (config.model.sequence_mode, config.model.padding, config.model.decoder) == ("padded", "zeros", "paper")
@@ -234,7 +234,7 @@ def test_code_dropout_draws_a_new_decoder_input_mask_at_every_step():
 
 
 def test_authors_code_config_turns_on_everything_the_code_did():
-    from aac_subsampling.config import Config, FeatureConfig, authors_code_overrides
+    from aac_subsampling.method.config import Config, FeatureConfig, authors_code_overrides
 
     config = Config.authors_code()
     assert config.features == FeatureConfig.authors_code()

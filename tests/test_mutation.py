@@ -18,8 +18,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from aac_subsampling import layout, pipeline, profiles, run
+from aac_subsampling import run
+from aac_subsampling.analysis import summary
 from aac_subsampling.evaluation import environment
+from aac_subsampling.experiment import layout, pipeline, profiles
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +54,7 @@ def direct_executor(ran: list[str]):
             )  # fmt: skip
         else:
             ran.append("results")
-            pipeline.summarise_results(p["profile"], results, progress=False, context=False)
+            summary.summarise_results(p["profile"], results, progress=False, context=False)
 
     return execute
 

@@ -28,3 +28,14 @@ def test_notebook_is_valid_with_cell_ids_and_only_checked_outputs(path):
     for i, cell in code:
         if "NBVAL_CHECK_OUTPUT" in cell.source:  # nbval compares nothing without an output, and refuses an unrun cell
             assert cell.outputs and cell.execution_count, f"{path.name}: checked cell {i} stores no run output"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_names_the_projects_kernel(path):
+    """JupyterLab opens it on the kernel scripts/setup_env.sh installs, so opening it rewrites nothing."""
+    kernelspec = nbformat.read(path, as_version=4).metadata["kernelspec"]
+    assert kernelspec == {"display_name": "Python (aac-subsampling)", "language": "python", "name": "aac-subsampling"}
+    assert (
+        '--name aac-subsampling \\\n            --display-name "Python (aac-subsampling)"'
+        in (path.parents[1] / "scripts" / "setup_env.sh").read_text()
+    )

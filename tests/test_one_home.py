@@ -18,12 +18,14 @@ from pathlib import Path
 import pytest
 
 import aac_subsampling
-from aac_subsampling import atomic, paper, preflight
+from aac_subsampling.base import atomic
 from aac_subsampling.data import clotho, clotho_card, reader
+from aac_subsampling.experiment import preflight
+from aac_subsampling.method import paper
 
 LIB = Path(aac_subsampling.__file__).resolve().parent
 CARD = "data/clotho_card.py"
-PAPER = "paper.py"
+PAPER = "method/paper.py"
 
 # Renames that move complete files or folders into place, not writes: a verified download, a bad
 # download moved aside, an unpacked archive's folder.
@@ -56,8 +58,8 @@ def test_clotho_card_facts():
 
 
 def test_every_user_of_the_card_holds_the_same_objects():
-    from aac_subsampling import pipeline, runkey
     from aac_subsampling.analysis import context
+    from aac_subsampling.experiment import pipeline, runkey
 
     assert clotho.CLOTHO_V1_FILES is clotho_card.CLOTHO_V1_FILES
     assert clotho.CLOTHO_V1_COUNTS is clotho_card.CLOTHO_V1_COUNTS
@@ -132,8 +134,8 @@ def test_both_by_hand_messages_are_the_cards(tmp_path):
 
 
 def test_paper_numbers_agree_with_each_other_and_with_the_card():
-    from aac_subsampling.config import FeatureConfig
-    from aac_subsampling.features import n_frames
+    from aac_subsampling.method.config import FeatureConfig
+    from aac_subsampling.method.features import n_frames
 
     features = FeatureConfig()
     frames = tuple(
@@ -149,8 +151,11 @@ def test_paper_numbers_agree_with_each_other_and_with_the_card():
 
 
 def test_every_user_of_the_paper_module_holds_the_same_values():
-    from aac_subsampling import model, pipeline, profiles, tables
-    from aac_subsampling.analysis import claims, fake_results
+    import fake_results
+
+    from aac_subsampling.analysis import claims, tables
+    from aac_subsampling.experiment import pipeline, profiles
+    from aac_subsampling.method import model
 
     assert pipeline.CLOTHO_FRAME_RANGE is paper.CLOTHO_FRAME_RANGE
     assert pipeline.PAPER_VOCABULARY_SIZE == paper.PAPER_VOCABULARY_SIZE
@@ -278,13 +283,13 @@ def test_no_other_write_then_rename_in_lib():
     calls = {("os", "replace"), ("os", "rename"), ("shutil", "move")}
     found = []
     for relative, source in _lib_files():
-        if relative == "atomic.py" or _exempt(relative, RENAMES_THAT_ARE_NOT_WRITES):
+        if relative == "base/atomic.py" or _exempt(relative, RENAMES_THAT_ARE_NOT_WRITES):
             continue
         tokens = _code_tokens(source)
         for first, dot, second in zip(tokens, tokens[1:], tokens[2:]):
             if dot.string == "." and (first.string, second.string) in calls:
                 found.append(
-                    f"{relative}:{first.start[0]}: {first.string}.{second.string} (use aac_subsampling.atomic)"
+                    f"{relative}:{first.start[0]}: {first.string}.{second.string} (use aac_subsampling.base.atomic)"
                 )
     assert found == []
 
@@ -342,7 +347,8 @@ def test_temporary_names_are_hidden_unique_and_beside_the_target(tmp_path):
 
 
 def test_stage_records_and_checkpoints_use_the_atomic_write(tmp_path):
-    from aac_subsampling import pipeline, training
+    from aac_subsampling.experiment import pipeline
+    from aac_subsampling.method import training
 
     path = pipeline.write_json(tmp_path / "run" / "evaluation.json", {"M": 2, "path": tmp_path})
     assert path.read_text() == json.dumps({"M": 2, "path": str(tmp_path)}, indent=2)  # as before: no newline

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aac_subsampling import layout, publish, runkey
+from aac_subsampling import publish
+from aac_subsampling.experiment import layout, runkey
+from aac_subsampling.experiment.pipeline import write_json
 from aac_subsampling.open_questions import VARIANTS, batch, study, variants
-from aac_subsampling.pipeline import write_json
 from aac_subsampling.run import Engine, RunOptions, parse_arguments
 
 from helpers import FakeNotebooks

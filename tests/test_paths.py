@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from aac_subsampling import paths
-from aac_subsampling.profiles import PROFILES
+from aac_subsampling.base import paths
+from aac_subsampling.experiment import folders
+from aac_subsampling.experiment.profiles import PROFILES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,24 +37,24 @@ def test_project_root_ignores_other_projects(tmp_path):
 def test_default_folders_are_under_the_project_root(monkeypatch):
     monkeypatch.chdir(ROOT / "notebooks" if (ROOT / "notebooks").is_dir() else ROOT)
     for name, profile in PROFILES.items():
-        assert paths.results_dir(name) == ROOT / "results" / name
-        assert paths.data_dir(name) == (ROOT / profile.default_data_dir).resolve()
-        assert paths.figures_dir(name) == ROOT / "figures" / name
+        assert folders.results_dir(name) == ROOT / "results" / name
+        assert folders.data_dir(name) == (ROOT / profile.default_data_dir).resolve()
+        assert folders.figures_dir(name) == ROOT / "figures" / name
 
 
 def test_overrides(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT / "tests")
-    assert paths.results_dir("quick", tmp_path / "r") == (tmp_path / "r").resolve()
-    assert paths.results_dir("quick", "elsewhere/r") == ROOT / "elsewhere" / "r"  # root-relative
-    assert paths.data_dir("paper", str(tmp_path)) == tmp_path.resolve()
-    assert paths.data_dir("paper", "") == (ROOT / PROFILES["paper"].default_data_dir).resolve()
-    assert paths.results_dir("smoke", None) == ROOT / "results" / "smoke"
+    assert folders.results_dir("quick", tmp_path / "r") == (tmp_path / "r").resolve()
+    assert folders.results_dir("quick", "elsewhere/r") == ROOT / "elsewhere" / "r"  # root-relative
+    assert folders.data_dir("paper", str(tmp_path)) == tmp_path.resolve()
+    assert folders.data_dir("paper", "") == (ROOT / PROFILES["paper"].default_data_dir).resolve()
+    assert folders.results_dir("smoke", None) == ROOT / "results" / "smoke"
 
 
 def test_unknown_profile_is_an_error():
     with pytest.raises(ValueError, match="unknown profile"):
-        paths.results_dir("nonsense")
+        folders.results_dir("nonsense")
     with pytest.raises(ValueError):
-        paths.data_dir("nonsense")
+        folders.data_dir("nonsense")
     with pytest.raises(ValueError):
-        paths.figures_dir("nonsense")
+        folders.figures_dir("nonsense")

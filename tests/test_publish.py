@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from aac_subsampling import layout, publish
-from aac_subsampling.paths import project_root
-from aac_subsampling.pipeline import write_json
+from aac_subsampling import publish
+from aac_subsampling.base.paths import project_root
+from aac_subsampling.experiment import layout
+from aac_subsampling.experiment.pipeline import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = ROOT / "results" / "published"

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from aac_subsampling import layout, publish, run
-from aac_subsampling.pipeline import write_json
+from aac_subsampling import publish, run
+from aac_subsampling.experiment import layout
+from aac_subsampling.experiment.pipeline import write_json
 
 from helpers import FakeNotebooks
 
@@ -40,7 +41,7 @@ def git(monkeypatch):
     """The git state publishing sees, changed by the test (a clean tree at COMMIT to start with)."""
     state = {"commit": COMMIT, "dirty": False}
     monkeypatch.setattr(publish, "git_state", lambda: dict(state))
-    monkeypatch.setattr(publish, "changed_files", lambda: [" M lib/aac_subsampling/training.py"], raising=False)
+    monkeypatch.setattr(publish, "changed_files", lambda: [" M lib/aac_subsampling/method/training.py"], raising=False)
     return state
 
 
@@ -95,7 +96,7 @@ def test_a_dirty_tree_refuses_publish_before_any_work(project, git, monkeypatch,
     assert run.main([*BASE, "--no-preflight", "--publish"]) == 4
     err = capsys.readouterr().err
     assert "refused before any work" in err and "uncommitted changes" in err
-    assert "M lib/aac_subsampling/training.py" in err and "commit them (or stash them)" in err
+    assert "M lib/aac_subsampling/method/training.py" in err and "commit them (or stash them)" in err
     assert not (project / "results" / "smoke").exists()  # no lock, no folder: nothing was done
 
 

@@ -1,11 +1,22 @@
-"""The README's result tables are rendered from the published results, never typed."""
+"""The result tables of README.md and docs/*.md are rendered from the published results, never typed; the front
+page gives the two commands and links every docs page; every relative link resolves."""
 
 from __future__ import annotations
 
 import importlib.util
+import re
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+FRONT_PAGE_MAX_LINES = 160  # "a front page of at most about 150 lines": the rest belongs in docs/
+
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+FENCE = re.compile(r"^```.*?^```", re.DOTALL | re.MULTILINE)
+CODE_SPAN = re.compile(r"`[^`\n]*`")
+HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$", re.MULTILINE)
 
 
 def _update_readme():
@@ -15,17 +26,77 @@ def _update_readme():
     return module
 
 
-def test_readme_tables_match_the_published_results():
+def _pages() -> list[Path]:
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
+def _links(path: Path) -> list[str]:
+    """Link and image targets of a markdown page, outside code blocks and code spans."""
+    text = CODE_SPAN.sub("", FENCE.sub("", path.read_text()))
+    return [match.group(1) for match in LINK.finditer(text)]
+
+
+def _anchors(path: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens, repeats numbered."""
+    seen: Counter[str] = Counter()
+    anchors = set()
+    for heading in HEADING.findall(FENCE.sub("", path.read_text())):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        anchors.add(slug if not seen[slug] else f"{slug}-{seen[slug]}")
+        seen[slug] += 1
+    return anchors
+
+
+def test_update_readme_covers_every_page():
+    assert _update_readme().pages() == _pages()
+
+
+def test_every_pages_tables_match_the_published_results():
     module = _update_readme()
-    text = module.README.read_text()
-    names = [match.group("name") for match in module.BLOCK.finditer(text)]
-    assert names, "the README has no generated results blocks"
-    for name in names:
-        assert name.split("-", 1)[1] in module.RENDERERS, name
-    _, changed = module.updated(text)
-    assert changed == [], f"README blocks out of date (run python scripts/update_readme.py): {changed}"
+    pages_with_blocks = []
+    for page in module.pages():
+        text = page.read_text()
+        names = module.blocks(text)
+        where = page.relative_to(ROOT)
+        begins, ends = (len(re.findall(rf"^<!-- {mark} generated:", text, re.MULTILINE)) for mark in ("BEGIN", "END"))
+        assert begins == len(names) == ends, f"{where}: a generated block whose BEGIN and END markers do not pair up"
+        for name in names:
+            assert name.split("-", 1)[1] in module.RENDERERS, f"{where}: {name}"
+        _, changed = module.updated(text)
+        assert changed == [], f"{where}: blocks out of date (run python scripts/update_readme.py): {changed}"
+        if names:
+            pages_with_blocks.append(page)
+    assert README in pages_with_blocks, "the README has no generated results blocks"
+    assert "quick-table1" in module.blocks(README.read_text()), "the front page shows Table 1 of the quick run"
 
 
 def test_readme_gives_the_two_commands():
-    text = (ROOT / "README.md").read_text()
+    text = README.read_text()
     assert "./run_all.sh" in text and "./run_tests.sh" in text
+
+
+def test_readme_is_a_front_page():
+    lines = len(README.read_text().splitlines())
+    assert lines <= FRONT_PAGE_MAX_LINES, f"README.md has {lines} lines: move detail to a docs/ page"
+
+
+def test_every_docs_page_is_linked_from_the_readme():
+    linked = {(ROOT / target.split("#", 1)[0]).resolve() for target in _links(README) if "://" not in target}
+    unlinked = [page.name for page in sorted(DOCS.glob("*.md")) if page.resolve() not in linked]
+    assert not unlinked, f"docs pages the README does not link: {unlinked}"
+
+
+def test_every_relative_link_resolves():
+    broken = []
+    for page in _pages():
+        for target in _links(page):
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target):  # https:, mailto:
+                continue
+            path_part, _, anchor = target.partition("#")
+            path = (page.parent / path_part).resolve() if path_part else page
+            where = f"{page.relative_to(ROOT)}: {target}"
+            if not path.exists():
+                broken.append(f"{where} (no such file)")
+            elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
+                broken.append(f"{where} (no such heading)")
+    assert not broken, "broken links:\n" + "\n".join(broken)

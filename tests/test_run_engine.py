@@ -11,25 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from aac_subsampling import layout
-from aac_subsampling.lock import ResultsFolderBusyError, RunLock
-from aac_subsampling.pipeline import write_json
+from aac_subsampling.experiment import layout
+from aac_subsampling.experiment.lock import ResultsFolderBusyError, RunLock
+from aac_subsampling.experiment.pipeline import write_json
 from aac_subsampling.run import Engine, RunOptions, StageFailed, parse_arguments
 
-from helpers import FakeNotebooks
+from helpers import FakeNotebooks, engine_for
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def engine_for(tmp_path, corpus, notebooks, **options) -> Engine:
-    settings = {
-        "profile": "smoke",
-        "data_dir": corpus,
-        "results_dir": tmp_path / "results",
-        "factors": [1, 4],
-        "jobs": 1,
-    }
-    return Engine(RunOptions(**{**settings, **options}), executor=notebooks)
 
 
 def test_first_run_runs_every_stage_and_a_second_skips_them_all(tmp_path, corpus, capsys):

@@ -11,24 +11,13 @@ import shutil
 import pytest
 import torch
 
-from aac_subsampling import layout, runkey
-from aac_subsampling.config import Config
 from aac_subsampling.evaluation import environment
-from aac_subsampling.pipeline import checkpoint_problem, discard_unusable_checkpoint, write_json
-from aac_subsampling.run import Engine, RunOptions, StageFailed, evaluation_stage, training_stage, why_run
+from aac_subsampling.experiment import layout, runkey
+from aac_subsampling.experiment.pipeline import checkpoint_problem, discard_unusable_checkpoint, write_json
+from aac_subsampling.method.config import Config
+from aac_subsampling.run import StageFailed, evaluation_stage, training_stage, why_run
 
-from helpers import FakeNotebooks
-
-
-def engine_for(tmp_path, corpus, notebooks, **options) -> Engine:
-    settings = {
-        "profile": "smoke",
-        "data_dir": corpus,
-        "results_dir": tmp_path / "results",
-        "factors": [1, 4],
-        "jobs": 1,
-    }
-    return Engine(RunOptions(**{**settings, **options}), executor=notebooks)
+from helpers import FakeNotebooks, engine_for
 
 
 def stems(notebooks: FakeNotebooks) -> list[str]:

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from aac_subsampling import runinfo
+from aac_subsampling.experiment import runinfo
+from aac_subsampling.method import seeding
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,11 +77,43 @@ def _draws():
 
 
 def test_seed_everything_repeats_the_draws():
-    runinfo.seed_everything(123)
+    seeding.seed_everything(123)
     first = _draws()
-    runinfo.seed_everything(123)
+    seeding.seed_everything(123)
     assert _draws() == first
-    runinfo.seed_everything(124)
+    seeding.seed_everything(124)
     assert _draws() != first
     assert torch.backends.cudnn.deterministic is True
     assert torch.backends.cudnn.benchmark is False
+
+
+def test_a_notebook_run_by_hand_does_not_make_the_tree_dirty(tmp_path):
+    """Outputs stored by running (or opening) a notebook change no code: the record says clean and names the
+    notebook; a changed cell is a dirty tree."""
+    import json
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    notebook = tmp_path / "notebooks" / "02_training.ipynb"
+    notebook.parent.mkdir()
+    cells = [{"cell_type": "code", "source": ["x = 1\n"], "outputs": [], "execution_count": None, "metadata": {}}]
+    content = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    notebook.write_text(json.dumps(content))
+    git("init", "-q")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "notebook")
+    assert runinfo.git_state(tmp_path)["dirty"] is False
+
+    cells[0] |= {"outputs": [{"output_type": "stream", "name": "stdout", "text": ["1\n"]}], "execution_count": 3}
+    content["metadata"] = {"kernelspec": {"name": "aac-subsampling"}}
+    notebook.write_text(json.dumps(content, indent=2))
+    state = runinfo.git_state(tmp_path)
+    assert state["dirty"] is False and state["notebook_outputs"] == ["notebooks/02_training.ipynb"]
+    assert runinfo.changed_files(tmp_path) == []
+
+    cells[0]["source"] = ["x = 2\n"]
+    notebook.write_text(json.dumps(content))
+    assert runinfo.git_state(tmp_path)["dirty"] is True
+    assert runinfo.changed_files(tmp_path) == [" M notebooks/02_training.ipynb"]

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from aac_subsampling.config import FeatureConfig
 from aac_subsampling.data.reader import CSV_HEADER, read_split
 from aac_subsampling.data.synthetic import (
     EVENT_NAMES,
@@ -26,7 +25,8 @@ from aac_subsampling.data.synthetic import (
 )
 from aac_subsampling.data.synthetic.captions import COUNT_WORDS, Mention, Slot, caption_words, vocabulary
 from aac_subsampling.data.synthetic.events import EVENTS
-from aac_subsampling.features import extract_features, n_frames
+from aac_subsampling.method.config import FeatureConfig
+from aac_subsampling.method.features import extract_features, n_frames
 
 
 def all_files(root: Path) -> dict[str, bytes]:

@@ -3,10 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
+from fake_results import fake_record, write_run
 
-from aac_subsampling import layout, tables
-from aac_subsampling.analysis.fake_results import fake_record, write_run
-from aac_subsampling.pipeline import check_minimum_length
+from aac_subsampling.analysis import tables
+from aac_subsampling.experiment import layout
+from aac_subsampling.experiment.pipeline import check_minimum_length
 
 
 def test_reduction_matches_the_papers_formula():

@@ -3,7 +3,7 @@ punctuation removed, first-appearance order."""
 
 import pytest
 
-from aac_subsampling.tokens import EOS, SOS, UnknownWordError, Vocabulary, normalise_caption
+from aac_subsampling.method.tokens import EOS, SOS, UnknownWordError, Vocabulary, normalise_caption
 
 
 def test_normalise_caption_strips_the_listed_characters_only():

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from aac_subsampling import devices, training
-from aac_subsampling.decoding import greedy_decode
-from aac_subsampling.training import EarlyStopping, build_model, train_model
+from aac_subsampling.base import devices
+from aac_subsampling.method import training
+from aac_subsampling.method.decoding import greedy_decode
+from aac_subsampling.method.training import EarlyStopping, build_model, train_model
 
 from helpers import CAPTIONS, TINY, tiny_problem
 
@@ -53,7 +54,7 @@ def test_killed_process_resumes_to_the_same_weights(tmp_path):
         import os, signal, sys
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         from helpers import tiny_problem
-        from aac_subsampling.training import build_model, train_model
+        from aac_subsampling.method.training import build_model, train_model
         config, vocabulary, dataset, _ = tiny_problem({overrides!r})
         model = build_model(config, len(vocabulary))
         def die(record):

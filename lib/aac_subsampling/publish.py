@@ -33,10 +33,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aac_subsampling import layout
+from aac_subsampling.base.paths import project_root, relative_to_project
+from aac_subsampling.experiment import layout
+from aac_subsampling.experiment.runinfo import changed_files, code_differs, git_state
 from aac_subsampling.open_questions.variants import OPEN_QUESTIONS_DIR, STUDY_RECORD
-from aac_subsampling.paths import project_root, relative_to_project
-from aac_subsampling.runinfo import changed_files, code_differs, git_state
 
 PUBLISHED_PATTERNS = (
     "*.csv",

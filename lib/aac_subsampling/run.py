@@ -35,8 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aac_subsampling import layout, paths, runkey
-from aac_subsampling.profiles import PROFILES, SUBSAMPLING_FACTORS, get_profile
+from aac_subsampling.base import paths
+from aac_subsampling.experiment import folders, layout, runkey
+from aac_subsampling.experiment.profiles import PROFILES, SUBSAMPLING_FACTORS, get_profile
 
 NOTEBOOKS = {
     "prepare": "01_data_preparation",
@@ -74,8 +75,8 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         get_profile(self.profile)  # names the profile when unknown
-        self.data_dir = paths.data_dir(self.profile, self.data_dir)
-        self.results_dir = paths.results_dir(self.profile, self.results_dir)
+        self.data_dir = folders.data_dir(self.profile, self.data_dir)
+        self.results_dir = folders.results_dir(self.profile, self.results_dir)
         if not self.seeds or any(seed < 0 for seed in self.seeds):
             raise ValueError(f"seeds must be non-negative integers, not {self.seeds}")
         if not self.factors or any(factor < 1 for factor in self.factors):
@@ -114,7 +115,7 @@ def default_jobs(device: str, gpus: list[int]) -> int:
     if gpus or device.startswith("cuda"):
         return 1
     if device == "auto":
-        from aac_subsampling.devices import resolve_device  # imports torch: only when "auto" must be resolved
+        from aac_subsampling.base.devices import resolve_device  # imports torch: only when "auto" must be resolved
 
         if resolve_device("auto").type == "cuda":
             return 1
@@ -239,7 +240,7 @@ def parse_arguments(argv: list[str] | None = None, *, resolve_jobs: bool = True)
         parser.error(
             f"--skip-bad: notebooks/{NOTEBOOKS['prepare']}.ipynb takes no skip_bad parameter, so this run could not "
             "leave bad clips out; fix or remove the clips the reader names (docs/bad_inputs.md), or prepare the data "
-            "with aac_subsampling.pipeline.prepare_data(..., skip_bad=True)"
+            "with aac_subsampling.experiment.pipeline.prepare_data(..., skip_bad=True)"
         )
     jobs = args.jobs if args.jobs is not None or resolve_jobs else 1
     try:
@@ -607,7 +608,7 @@ def print_summary(engine: Engine, started: float, stream=sys.stdout) -> None:
 def run_preflight(options: RunOptions) -> bool:
     """The checks of :mod:`.preflight` for this run (its device, corpus, results folder, and every M it trains
     against the corpus's shortest clip), printed; True when the run may start."""
-    from aac_subsampling import preflight
+    from aac_subsampling.experiment import preflight
 
     device = None if options.device == "auto" else options.device
     main_sweep = not options.open_questions_only
@@ -799,7 +800,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    from aac_subsampling.lock import ResultsFolderBusyError, RunLock
+    from aac_subsampling.experiment.lock import ResultsFolderBusyError, RunLock
     from aac_subsampling.publish import PublishError
 
     engine = Engine(options)

@@ -1,5 +1,6 @@
 """Does every M use the audio? Each run's captions with the clips' own audio against the same clips decoded
-from other clips' audio (:mod:`aac_subsampling.swapped_audio`), paired on the same clips and pooled over seeds.
+from other clips' audio (:mod:`aac_subsampling.evaluation.swapped_audio`), paired on the same clips and pooled
+over seeds.
 
 A model whose captions depend on the audio drops clearly when its audio is swapped (the interval of
 ``own - swapped`` lies above 0); a model that ignores the audio does not move.
@@ -13,7 +14,6 @@ from typing import Any
 
 import pandas as pd
 
-from aac_subsampling import layout
 from aac_subsampling.analysis import resampling
 from aac_subsampling.analysis.paired import paired_difference
 from aac_subsampling.analysis.records import (
@@ -25,6 +25,7 @@ from aac_subsampling.analysis.records import (
 )
 from aac_subsampling.analysis.seeds import load_all_clip_scores
 from aac_subsampling.evaluation import METRIC_NAMES
+from aac_subsampling.experiment import layout
 
 __all__ = ["AUDIO_DEPENDENCE_COLUMNS", "audio_dependence"]
 

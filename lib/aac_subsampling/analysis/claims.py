@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from aac_subsampling.evaluation import METRIC_NAMES
-from aac_subsampling.paper import PAPER_PARAMETERS, PAPER_VOCABULARY_SIZE, TABLE2_INPUT_FRAMES
+from aac_subsampling.method.paper import PAPER_PARAMETERS, PAPER_VOCABULARY_SIZE, TABLE2_INPUT_FRAMES
 
 HOLDS, FAILS, UNTESTABLE, NOT_SHOWN = "holds", "does not hold", "not testable here", "not shown (interval includes 0)"
 CLAIM_COLUMNS = ["claim", "kind", "verdict", "evidence"]
@@ -30,7 +30,7 @@ def _row(claim: str, kind: str, verdict: str, evidence: str) -> dict[str, str]:
 
 
 def _paper_table2() -> pd.DataFrame:
-    from aac_subsampling.tables import paper_table2
+    from aac_subsampling.analysis.tables import paper_table2
 
     return paper_table2().set_index("M")
 

@@ -2,7 +2,7 @@
 
 For each metric (BLEU1-4, ROUGE_L, METEOR, CIDEr, SPICE, SPIDEr), ``clotho_context.csv`` holds:
 
-* ``paper_M1``, ``paper_M16``: the paper's Table 1 (:func:`aac_subsampling.tables.paper_table1`);
+* ``paper_M1``, ``paper_M16``: the paper's Table 1 (:func:`aac_subsampling.analysis.tables.paper_table1`);
 * ``constant_caption``: one caption, chosen from the development captions only
   (:func:`constant_caption`), given for every evaluation clip and scored against its five references.
   A system that ignores the audio can reach this; a model must beat it for its captions to depend on
@@ -35,12 +35,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aac_subsampling import paths
+from aac_subsampling.base import paths
 from aac_subsampling.data.clotho_card import CAPTION_FILES, CLOTHO_V1_FILES, file_url
 from aac_subsampling.data.download import download_file, md5sum
 from aac_subsampling.evaluation import METRIC_NAMES, EvaluationResult, MeteorScorer, evaluate_captions, find_java
-from aac_subsampling.profiles import get_profile
-from aac_subsampling.tokens import normalise_caption
+from aac_subsampling.experiment.profiles import get_profile
+from aac_subsampling.method.tokens import normalise_caption
 
 CAPTIONS_ENV = "AAC_CLOTHO_CAPTIONS_DIR"
 CONTEXT_COLUMNS = ["paper_M1", "paper_M16", "constant_caption", "human_ceiling", "note"]
@@ -293,7 +293,7 @@ class ClothoContext:
 
 
 def _table(scored: ScoredContext | None, reason: str = "") -> pd.DataFrame:
-    from aac_subsampling.tables import paper_table1
+    from aac_subsampling.analysis.tables import paper_table1
 
     paper = paper_table1()
     index = pd.Index(METRIC_NAMES, name="metric")

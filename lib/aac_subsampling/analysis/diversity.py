@@ -2,7 +2,7 @@
 
 A model can score well on n-gram metrics by saying a few safe captions; these counts show whether it
 does. Captions and words are compared after the project's caption normalisation
-(:func:`aac_subsampling.tokens.normalise_caption`: lower-cased, ``, . ! ? ; : "`` removed, split on white
+(:func:`aac_subsampling.method.tokens.normalise_caption`: lower-cased, ``, . ! ? ; : "`` removed, split on white
 space), so "A dog barks." and "a dog barks" are one caption. ``distinct_words`` is what aac-metrics
 calls "vocab". The references' figures sit beside the models': over all references of every clip, and
 over one reference per clip (``caption_1``), the fair comparison to one prediction per clip.
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aac_subsampling import layout
 from aac_subsampling.analysis.records import load_predictions, reference_columns
-from aac_subsampling.tokens import normalise_caption
+from aac_subsampling.experiment import layout
+from aac_subsampling.method.tokens import normalise_caption
 
 DIVERSITY_COLUMNS = ["source", "M", "seed", "n_captions", "distinct_captions", "distinct_words", "mean_words"]
 PREDICTIONS, MEAN_OVER_SEEDS = "predictions", "predictions (mean over seeds)"

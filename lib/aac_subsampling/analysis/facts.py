@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aac_subsampling import layout
 from aac_subsampling.analysis import resampling
 from aac_subsampling.analysis.floors import FLOOR_NAMES
 from aac_subsampling.data.synthetic.facts import FACT_NAMES
+from aac_subsampling.experiment import layout
 
 __all__ = ["FACTS_COLUMNS", "facts_table", "read_facts"]
 

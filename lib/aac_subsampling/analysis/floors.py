@@ -20,7 +20,6 @@ from typing import Any
 
 import pandas as pd
 
-from aac_subsampling import layout
 from aac_subsampling.analysis import resampling
 from aac_subsampling.analysis.context import constant_caption
 from aac_subsampling.analysis.paired import paired_difference
@@ -34,7 +33,8 @@ from aac_subsampling.analysis.records import (
 )
 from aac_subsampling.analysis.seeds import load_all_clip_scores
 from aac_subsampling.evaluation import METRIC_NAMES
-from aac_subsampling.tokens import EOS, normalise_caption
+from aac_subsampling.experiment import layout
+from aac_subsampling.method.tokens import EOS, normalise_caption
 
 __all__ = ["FLOOR_NAMES", "FLOOR_COLUMNS", "language_prior_caption", "floor_captions", "compare_to_floors"]
 
@@ -85,7 +85,7 @@ def floor_captions(development_captions: Sequence[str], seed: int = 0) -> dict[s
 
 
 def load_floor_scores(results_dir: Path | str, name: str) -> ClipScores:
-    """A floor's per-clip scores (written by :func:`aac_subsampling.pipeline.evaluate_floors`)."""
+    """A floor's per-clip scores (written by :func:`aac_subsampling.analysis.summary.evaluate_floors`)."""
     return read_clip_scores(layout.floor_clip_scores(results_dir, name), seed=-1, factor=0)
 
 

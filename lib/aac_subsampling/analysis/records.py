@@ -1,4 +1,4 @@
-"""Reading a results folder laid out per seed (``seed<S>/M<M>/...``, see :mod:`aac_subsampling.layout`).
+"""Reading a results folder laid out per seed (``seed<S>/M<M>/...``, see :mod:`aac_subsampling.experiment.layout`).
 
 Every reader checks what it reads and names the file at fault: a record whose ``M`` or seed disagrees
 with its folder, per-clip scores and statistics that cover different clips, runs evaluated on different
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aac_subsampling import layout
 from aac_subsampling.evaluation import METRIC_NAMES
+from aac_subsampling.experiment import layout
 
 RunKey = tuple[int, int]  # (seed, M)
 

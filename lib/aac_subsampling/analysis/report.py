@@ -1,7 +1,7 @@
 """Every table and figure of a results folder in one call (what notebook 04 runs).
 
-:func:`write_report` writes, into the results folder (names from :mod:`aac_subsampling.layout`):
-``table1.csv``, ``table1_seeds.csv``, ``table2.csv`` (:mod:`aac_subsampling.tables`), ``comparisons.csv``
+:func:`write_report` writes, into the results folder (names from :mod:`aac_subsampling.experiment.layout`):
+``table1.csv``, ``table1_seeds.csv``, ``table2.csv`` (:mod:`aac_subsampling.analysis.tables`), ``comparisons.csv``
 (:mod:`.paired`), ``floors.csv`` (:mod:`.floors`), ``audio_dependence.csv`` (:mod:`.audio_dependence`),
 ``facts.csv`` (:mod:`.facts`), ``learning_curves.csv``, ``diversity.csv`` (:mod:`.diversity`),
 ``claims.csv`` (:mod:`.claims`), ``clotho_context.csv`` and ``.json`` (:mod:`.context`, cached), and the
@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from aac_subsampling import figures, layout, tables
+from aac_subsampling.analysis import figures, tables
 from aac_subsampling.analysis.audio_dependence import audio_dependence
 from aac_subsampling.analysis.claims import check_claims
 from aac_subsampling.analysis.context import ClothoContext, clotho_context
@@ -27,6 +27,7 @@ from aac_subsampling.analysis.facts import facts_table
 from aac_subsampling.analysis.floors import FLOOR_NAMES, compare_to_floors
 from aac_subsampling.analysis.paired import compare_to_baseline
 from aac_subsampling.analysis.records import load_training_histories
+from aac_subsampling.experiment import layout
 
 FIGURE_FILES = {
     "metrics": "metrics_vs_M.png",

@@ -3,7 +3,7 @@
 Splits, clip and caption counts, clip durations, the files of Zenodo record 3490684 (names, md5s,
 URLs), and the fetch plan: which of those files a folder still needs downloaded and which archives
 unpacked. The fetcher (:func:`aac_subsampling.data.clotho.fetch_clotho_v1`) and the preflight
-(:mod:`aac_subsampling.preflight`) both follow :func:`plan_fetch`, and both explain a failed download
+(:mod:`aac_subsampling.experiment.preflight`) both follow :func:`plan_fetch`, and both explain a failed download
 with :func:`by_hand_message`. Standard library only, so the preflight reads it without the data stack.
 
 Layout of a complete copy under ``root``::

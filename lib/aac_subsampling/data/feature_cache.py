@@ -46,9 +46,9 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm.auto import tqdm
 
-from aac_subsampling.atomic import atomic_path, write_json_atomic
-from aac_subsampling.config import FeatureConfig
-from aac_subsampling.features import extract_features, log_mel_energies
+from aac_subsampling.base.atomic import atomic_path, write_json_atomic
+from aac_subsampling.method.config import FeatureConfig
+from aac_subsampling.method.features import extract_features, log_mel_energies
 
 __all__ = [
     "CACHE_FORMAT",
@@ -362,7 +362,7 @@ def cache_features(
     Clips whose record matches their wav (size, mtime and SHA-1 of the bytes) are reused; the rest
     are extracted in ``workers`` processes (default: all cores; 1 runs in this process), each
     written to its own npy. ``store.stats`` says how many were extracted, reused or adopted. Clips
-    that fail (unreadable, truncated or non-finite audio: see :func:`~aac_subsampling.features.load_audio`)
+    that fail (unreadable, truncated or non-finite audio: see :func:`~aac_subsampling.method.features.load_audio`)
     raise :class:`FeatureCacheError` naming them, after all the others are cached.
     """
     started = time.perf_counter()

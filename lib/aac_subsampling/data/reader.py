@@ -27,8 +27,8 @@ from pathlib import Path
 import soundfile as sf
 
 from aac_subsampling.data.clotho_card import CAPTIONS_PER_CLIP, captions_file
-from aac_subsampling.features import wav_frame_counts
-from aac_subsampling.tokens import normalise_caption
+from aac_subsampling.method.features import wav_frame_counts
+from aac_subsampling.method.tokens import normalise_caption
 
 __all__ = [
     "CAPTION_COLUMNS",
@@ -229,7 +229,7 @@ def _audio_problem(path: Path) -> tuple[str, str] | None:
 
 def _wordless_captions(rows: list[list[str]]) -> dict[int, list[int]]:
     """row index -> positions (0-based) of its captions that hold no word once punctuation is removed, either by
-    the vocabulary's normalisation (:func:`~aac_subsampling.tokens.normalise_caption`: "...", "!?") or by the
+    the vocabulary's normalisation (:func:`~aac_subsampling.method.tokens.normalise_caption`: "...", "!?") or by the
     metrics' tokeniser (pycocoevalcap's PTB tokenisation drops "-", "--", "'" too: "- -")."""
     from aac_subsampling.evaluation.tokenization import fallback_tokenize  # pure Python (no Java)
 

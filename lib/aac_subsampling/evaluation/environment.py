@@ -4,7 +4,7 @@
 and SPIDEr are missing and every other metric is computed on the pure-Python tokeniser's tokens instead of
 the PTB tokeniser's; SPICE also needs the CoreNLP jars (and, on Java 15+, a standalone Nashorn). An
 evaluation record must therefore say under which of these it was made, so that one made without Java is
-redone once Java is there (:func:`aac_subsampling.runkey.evaluation_key` holds :func:`scoring_environment`).
+redone once Java is there (:func:`aac_subsampling.experiment.runkey.evaluation_key` holds :func:`scoring_environment`).
 
 The decisions below are the ones :func:`~.evaluate.evaluate_captions` takes with its defaults (``java=None``,
 ``spice="auto"``): the PTB tokeniser and METEOR whenever a Java launcher is found, SPICE when

@@ -31,7 +31,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from aac_subsampling.atomic import atomic_path
+from aac_subsampling.base.atomic import atomic_path
 
 from .coco import pycocoevalcap_dir
 from .java import find_java, java_major_version

@@ -3,7 +3,7 @@
 In the paper's padded mode a clip is front-padded to the batch's longest clip and the encoder runs
 over the padding, so Eq. 4 keeps frames 0, M, 2M, ... of the *padded* row: which real frames survive
 depends on the padding, hence on the other clips. The same trained weights are decoded four ways:
-padded or packed (:class:`aac_subsampling.config.ModelConfig` ``sequence_mode``; packing adds no
+padded or packed (:class:`aac_subsampling.method.config.ModelConfig` ``sequence_mode``; packing adds no
 parameter), each alone (batch 1, where the two coincide) and in batches of ``batch_size`` clips taken
 in sorted order. Each decode is scored like an evaluation, under
 ``<results>/open_questions/decodes/<decode>/seed<S>/M<M>/``.
@@ -18,12 +18,12 @@ from typing import Any
 
 import pandas as pd
 
-from aac_subsampling import layout, runkey
-from aac_subsampling.decoding import greedy_decode
 from aac_subsampling.evaluation import evaluate_captions
-from aac_subsampling.model import CaptioningModel
+from aac_subsampling.experiment import layout, runkey
+from aac_subsampling.experiment.pipeline import load_prepared, load_trained_model, run_config, write_json
+from aac_subsampling.method.decoding import greedy_decode
+from aac_subsampling.method.model import CaptioningModel
 from aac_subsampling.open_questions.variants import BASELINE, open_questions_dir, variant_dir
-from aac_subsampling.pipeline import load_prepared, load_trained_model, run_config, write_json
 
 DECODES: dict[str, tuple[str, int | None]] = {  # name -> (sequence mode, batch size; None: the question's)
     "padded_alone": ("padded", 1),

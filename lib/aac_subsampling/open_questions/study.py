@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aac_subsampling import layout
 from aac_subsampling.analysis import resampling
 from aac_subsampling.analysis.paired import paired_difference
 from aac_subsampling.analysis.records import ClipScores, load_clip_scores
 from aac_subsampling.evaluation import METRIC_NAMES
+from aac_subsampling.experiment import layout
 from aac_subsampling.open_questions.batch import REFERENCE_DECODE, changed_captions_table, decode_dir
 from aac_subsampling.open_questions.variants import (
     BASELINE,
@@ -281,7 +281,7 @@ def write_study(
 ) -> StudyResults:
     """Compare, write the tables, the verdicts, the figure and ``study.json`` (``record``: what to keep in it,
     with the study's run key, :func:`.variants.study_key`)."""
-    from aac_subsampling.pipeline import write_json
+    from aac_subsampling.experiment.pipeline import write_json
 
     folder = open_questions_dir(results_dir)
     comparisons = compare_all(results_dir, seeds, factors, n_resamples)

@@ -1,7 +1,7 @@
 """The model variants of notebook 05 and how one is trained and evaluated.
 
 A variant is a set of overrides on top of a profile's configuration. Each one is trained and
-evaluated exactly like the main runs (:func:`aac_subsampling.pipeline.train_subsampling_model`), in
+evaluated exactly like the main runs (:func:`aac_subsampling.experiment.pipeline.train_subsampling_model`), in
 its own folder ``<results>/open_questions/<variant>/seed<S>/M<M>/``, from the main folder's prepared
 data. Records carry a run key with the full configuration, so a finished (variant, seed, M) is
 reused and a changed one is redone.
@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aac_subsampling import __version__, layout, runkey
-from aac_subsampling.config import authors_code_overrides
-from aac_subsampling.paths import from_project
+from aac_subsampling import __version__
+from aac_subsampling.base.paths import from_project
+from aac_subsampling.experiment import layout, runkey
+from aac_subsampling.method.config import authors_code_overrides
 
 OPEN_QUESTIONS_DIR = "open_questions"  # under a profile's results folder
 BASELINE = "paper"
@@ -66,7 +67,7 @@ def open_questions_dir(results_dir: Path | str) -> Path:
 
 
 def variant_dir(results_dir: Path | str, variant: str) -> Path:
-    """Where a variant's runs live, laid out like a results folder (:mod:`aac_subsampling.layout`)."""
+    """Where a variant's runs live, laid out like a results folder (:mod:`aac_subsampling.experiment.layout`)."""
     return open_questions_dir(results_dir) / get_variant(variant).name
 
 
@@ -95,7 +96,7 @@ def train_and_evaluate(
 
     A stage is reused only when its record's run key is the one these settings give.
     """
-    from aac_subsampling.pipeline import evaluate_subsampling_model, train_subsampling_model
+    from aac_subsampling.experiment.pipeline import evaluate_subsampling_model, train_subsampling_model
 
     results_dir = Path(results_dir)
     folder = variant_dir(results_dir, variant)

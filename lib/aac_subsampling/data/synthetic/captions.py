@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aac_subsampling.tokens import normalise_caption
+from aac_subsampling.method.tokens import normalise_caption
 
 __all__ = [
     "Mention",
@@ -295,7 +295,7 @@ CAPTION_STYLES = {"varied": _sentence, "regular": _regular_sentence}
 
 
 def caption_words(caption: str) -> list[str]:
-    """Words of a caption as the vocabulary sees them: :func:`aac_subsampling.tokens.normalise_caption`."""
+    """Words of a caption as the vocabulary sees them: :func:`aac_subsampling.method.tokens.normalise_caption`."""
     return normalise_caption(caption)
 
 

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from aac_subsampling.atomic import TEMP_INFIX, atomic_path
+from aac_subsampling.base.atomic import TEMP_INFIX, atomic_path
 from aac_subsampling.data.clotho_card import SPLITS, captions_file
 from aac_subsampling.data.reader import CSV_HEADER
 from aac_subsampling.data.synthetic.corpus import captions_csv_bytes, refuse_foreign_wavs, write_if_changed

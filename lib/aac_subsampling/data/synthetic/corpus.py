@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from aac_subsampling.atomic import write_bytes_atomic
+from aac_subsampling.base.atomic import write_bytes_atomic
 from aac_subsampling.data.clotho_card import captions_file
 from aac_subsampling.data.reader import CSV_HEADER
 from aac_subsampling.data.synthetic.captions import caption_words

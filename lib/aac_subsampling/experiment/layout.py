@@ -37,7 +37,7 @@ FIGURES_DIR = "figures"
 EXECUTED_DIR = "executed"
 LOCK_FILE = "run.lock"
 SUMMARY_RECORD = "summary.json"  # written with the tables: which evaluations they summarise
-# Tables over every seed and M (written by aac_subsampling.tables and aac_subsampling.analysis).
+# Tables over every seed and M (written by aac_subsampling.analysis.tables and aac_subsampling.analysis).
 TABLE1_FILE = "table1.csv"  # metric x M, the seed-mean (the paper's shape)
 TABLE1_SEEDS_FILE = "table1_seeds.csv"  # long form: mean, std, n_seeds, pooled bootstrap CI, each seed
 TABLE2_FILE = "table2.csv"

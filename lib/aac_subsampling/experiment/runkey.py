@@ -23,16 +23,17 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from aac_subsampling import __version__, layout
-from aac_subsampling.atomic import write_json_atomic
-from aac_subsampling.config import Config
+from aac_subsampling import __version__
+from aac_subsampling.base.atomic import write_json_atomic
+from aac_subsampling.base.paths import from_project, relative_to_project
 from aac_subsampling.data.clotho_card import (  # split -> its captions CSV (fingerprinted); the splits' wav folders
     CAPTION_FILES,
     SPLITS,
     captions_file,
 )
-from aac_subsampling.paths import from_project, relative_to_project
-from aac_subsampling.profiles import get_profile
+from aac_subsampling.experiment import layout
+from aac_subsampling.experiment.profiles import get_profile
+from aac_subsampling.method.config import Config
 
 
 def digest(data: bytes | str) -> str:

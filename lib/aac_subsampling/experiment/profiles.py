@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from aac_subsampling.config import Config, as_run_overrides
-from aac_subsampling.paper import SUBSAMPLING_FACTORS  # noqa: F401 - the paper's M values, re-exported
+from aac_subsampling.method.config import Config, as_run_overrides
+from aac_subsampling.method.paper import SUBSAMPLING_FACTORS  # noqa: F401 - the paper's M values, re-exported
 
 
 @dataclass(frozen=True)

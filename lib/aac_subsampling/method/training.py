@@ -32,13 +32,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from aac_subsampling.atomic import atomic_path
-from aac_subsampling.batching import CaptionDataset
-from aac_subsampling.config import Config, TrainConfig
-from aac_subsampling.devices import resolve_device  # re-exported: callers import it from here too
-from aac_subsampling.loss import token_weights, weighted_cross_entropy
-from aac_subsampling.model import CaptioningModel
-from aac_subsampling.runinfo import seed_everything
+from aac_subsampling.base.atomic import atomic_path
+from aac_subsampling.base.devices import resolve_device  # re-exported: callers import it from here too
+from aac_subsampling.method.batching import CaptionDataset
+from aac_subsampling.method.config import Config, TrainConfig
+from aac_subsampling.method.loss import token_weights, weighted_cross_entropy
+from aac_subsampling.method.model import CaptioningModel
+from aac_subsampling.method.seeding import seed_everything
 
 
 def build_model(config: Config, vocabulary_size: int) -> CaptioningModel:

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
-from aac_subsampling import layout
+from aac_subsampling.experiment import layout
 
 
 class ResultsFolderBusyError(RuntimeError):

@@ -14,8 +14,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aac_subsampling import paths
-from aac_subsampling.profiles import Profile, get_profile
+from aac_subsampling.base import paths
+from aac_subsampling.experiment import folders
+from aac_subsampling.experiment.profiles import Profile, get_profile
 
 
 @dataclass
@@ -35,7 +36,7 @@ class NotebookRun:
 
     def record(self) -> None:
         """Print the run record: code version, packages, device, seed, the notebook's wall time."""
-        from aac_subsampling.runinfo import run_metadata
+        from aac_subsampling.experiment.runinfo import run_metadata
 
         wall_time = round(time.perf_counter() - self.started, 1)
         print(json.dumps({**run_metadata(self.seed, self.device), "notebook_wall_time_s": wall_time}, indent=1))
@@ -54,16 +55,16 @@ def setup(
     chosen = get_profile(name)
     run = NotebookRun(
         profile=chosen,
-        data_dir=paths.data_dir(name, data_dir or os.environ.get("AAC_DATA_DIR")),
-        results_dir=paths.results_dir(name, results_dir or os.environ.get("AAC_RESULTS_DIR")),
+        data_dir=folders.data_dir(name, data_dir or os.environ.get("AAC_DATA_DIR")),
+        results_dir=folders.results_dir(name, results_dir or os.environ.get("AAC_RESULTS_DIR")),
         seed=int(seed),
         device=device,
         headless=bool(headless),
     )
     run.results_dir.mkdir(parents=True, exist_ok=True)
     # Before the first parallel torch operation: threads inherit the flag only from the thread that creates them.
-    from aac_subsampling.devices import resolve_device
-    from aac_subsampling.training import flush_denormals
+    from aac_subsampling.base.devices import resolve_device
+    from aac_subsampling.method.training import flush_denormals
 
     flush_denormals(resolve_device(device))
     print(f"profile {name!r}: {chosen.description}")

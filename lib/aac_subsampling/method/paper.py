@@ -2,7 +2,7 @@
 
 Nguyen, Drossos, Virtanen, "Temporal sub-sampling of audio feature sequences for automated audio
 captioning" (DCASE 2020), on Clotho v1. Everything else imports these: the tables' side-by-side columns
-(:func:`aac_subsampling.tables.paper_table1`), the checks of the structural claims, the encoder-length
+(:func:`aac_subsampling.analysis.tables.paper_table1`), the checks of the structural claims, the encoder-length
 measurement, labels. They are the paper's values, never results of this project. Standard library only,
 so that light tools (the GPU check, the preflight) can read them without pandas or torch.
 """

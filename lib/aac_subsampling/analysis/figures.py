@@ -1,6 +1,6 @@
 """Figures of a results folder that carry their uncertainty, beside the paper's numbers.
 
-Every function takes tables already computed (by :mod:`aac_subsampling.tables` and
+Every function takes tables already computed (by :mod:`aac_subsampling.analysis.tables` and
 :mod:`aac_subsampling.analysis`) and the path of the PNG to write, and returns that path:
 
 * :func:`metrics_vs_m`: each metric against M: seed-mean line, 95 % pooled bootstrap band, seed points;
@@ -26,7 +26,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from aac_subsampling.data.clotho_card import CLIP_SECONDS  # noqa: E402
-from aac_subsampling.paper import PAPER_LABEL, TABLE2_INPUT_FRAMES  # noqa: E402
+from aac_subsampling.method.paper import PAPER_LABEL, TABLE2_INPUT_FRAMES  # noqa: E402
 
 OURS_COLOR, PAPER_COLOR = "tab:blue", "tab:orange"
 

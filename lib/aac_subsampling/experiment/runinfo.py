@@ -1,26 +1,28 @@
-"""What a run records about itself (code version, packages, machine) and seeding.
+"""What a run records about itself: code version, packages, machine.
 
 ``run_metadata`` goes into every marker/result file so that a number can be traced to the code
-and machine that produced it; ``seed_everything`` makes a run repeatable on the same machine.
+and machine that produced it (``seed_everything``, which makes a run repeatable on the same machine, is the
+method's: :mod:`aac_subsampling.method.seeding`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
-import random
 import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from aac_subsampling.paths import project_root
+from aac_subsampling.base.paths import project_root
 
 VERSIONED_PACKAGES: tuple[str, ...] = ("torch", "numpy", "librosa", "pycocoevalcap", "papermill")
 
 
-def _git(args: list[str], cwd: Path) -> str | None:
+def _git(args: list[str], cwd: Path, strip: bool = True) -> str | None:
+    """Git's output (stripped; ``strip=False`` keeps the leading blank of porcelain status lines), None on failure."""
     try:
         completed = subprocess.run(
             ["git", *args],
@@ -34,25 +36,58 @@ def _git(args: list[str], cwd: Path) -> str | None:
         return None
     if completed.returncode != 0:
         return None
-    return completed.stdout.strip()
+    return completed.stdout.strip() if strip else completed.stdout.rstrip("\n")
+
+
+def _notebook_code(text: str | None) -> list[tuple[str, str]] | None:
+    """A notebook's cells as (type, source), outputs, execution counts and metadata left out; None if unreadable."""
+    try:
+        cells = json.loads(text or "")["cells"]
+        return [(cell["cell_type"], "".join(cell["source"])) for cell in cells]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _outputs_only(line: str, root: Path) -> bool:
+    """Whether a ``git status --porcelain`` line is a notebook of ``notebooks/`` whose cells are unchanged (only
+    its outputs, execution counts or metadata differ: what running it by hand, or opening it in JupyterLab, does)."""
+    path = line[3:].strip()
+    if set(line[:2].strip()) != {"M"} or not (path.startswith("notebooks/") and path.endswith(".ipynb")):
+        return False
+    try:
+        current = (root / path).read_text(encoding="utf-8")
+    except OSError:
+        return False
+    committed = _notebook_code(_git(["show", f"HEAD:{path}"], root))
+    return committed is not None and committed == _notebook_code(current)
 
 
 def git_state(root: Path | None = None) -> dict[str, Any]:
     """``{"commit": sha or None, "dirty": bool or None}``; both None outside a git checkout or
-    without git. Dirty means tracked files differ from the commit (untracked files do not count)."""
+    without git. Dirty means tracked files differ from the commit (untracked files do not count), except
+    notebooks whose cells are the commit's and only their outputs differ: those are listed under
+    ``"notebook_outputs"`` (running a notebook by hand stores its outputs; it changes no code)."""
     root = project_root() if root is None else Path(root)
     commit = _git(["rev-parse", "HEAD"], root)
     if commit is None:
         return {"commit": None, "dirty": None}
-    status = _git(["status", "--porcelain", "--untracked-files=no"], root)
-    return {"commit": commit, "dirty": None if status is None else bool(status)}
+    status = _git(["status", "--porcelain", "--untracked-files=no"], root, strip=False)
+    if status is None:
+        return {"commit": commit, "dirty": None}
+    lines = [line for line in status.splitlines() if line.strip()]
+    outputs = [line[3:].strip() for line in lines if _outputs_only(line, root)]
+    state: dict[str, Any] = {"commit": commit, "dirty": len(lines) > len(outputs)}
+    if outputs:
+        state["notebook_outputs"] = outputs
+    return state
 
 
 def changed_files(root: Path | None = None) -> list[str]:
-    """Tracked files that differ from the commit, as ``git status --porcelain`` lines (``" M lib/x.py"``)."""
+    """Tracked files that differ from the commit, as ``git status --porcelain`` lines (``" M lib/x.py"``); a
+    notebook whose cells are the commit's (outputs only) does not count, as in :func:`git_state`."""
     root = project_root() if root is None else Path(root)
-    status = _git(["status", "--porcelain", "--untracked-files=no"], root)
-    return [line for line in (status or "").splitlines() if line.strip()]
+    status = _git(["status", "--porcelain", "--untracked-files=no"], root, strip=False)
+    return [line for line in (status or "").splitlines() if line.strip() and not _outputs_only(line, root)]
 
 
 def code_differs(commit: str, paths: tuple[str, ...] = ("lib", "notebooks"), root: Path | None = None) -> bool | None:
@@ -94,10 +129,10 @@ def cpu_model() -> str:
 
 
 def _resolved_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu`` (:func:`aac_subsampling.devices.resolve_device`);
+    """``auto`` -> ``cuda`` when available, else ``cpu`` (:func:`aac_subsampling.base.devices.resolve_device`);
     a device that cannot be resolved is recorded as given: bookkeeping must not stop a run."""
     try:
-        from aac_subsampling.devices import resolve_device
+        from aac_subsampling.base.devices import resolve_device
 
         return str(resolve_device(device))
     except (ImportError, RuntimeError, ValueError, TypeError):
@@ -109,7 +144,7 @@ def device_name(device: str) -> str:
     resolved = _resolved_device(device)
     if resolved.startswith("cuda"):
         try:
-            from aac_subsampling.devices import describe
+            from aac_subsampling.base.devices import describe
 
             return describe(resolved)
         except Exception:  # a broken CUDA setup must not stop the bookkeeping
@@ -140,34 +175,3 @@ def run_metadata(seed: int | None, device: str) -> dict[str, Any]:
         "timestamp_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "platform": platform.platform(),
     }  # no hostname nor interpreter path: records are published, and those say nothing about the result
-
-
-def seed_everything(seed: int, deterministic_algorithms: bool = False) -> None:
-    """Seed Python's ``random``, NumPy's global generator and torch (CPU and every CUDA device).
-
-    Always turns off cuDNN autotuning and asks cuDNN for deterministic kernels (cheap for the
-    recurrent layers used here). ``deterministic_algorithms=True`` also calls
-    ``torch.use_deterministic_algorithms(True, warn_only=True)``, which can be slower on a GPU.
-    ``PYTHONHASHSEED`` is set for child processes only; it cannot change this interpreter's hashing.
-    """
-    random.seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
-    try:
-        import numpy as np
-
-        np.random.seed(seed % 2**32)
-    except ImportError:
-        pass
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.manual_seed(seed)
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
-    torch.backends.cudnn.benchmark = False
-    torch.backends.cudnn.deterministic = True
-    if deterministic_algorithms:
-        # cuBLAS needs a fixed workspace for deterministic matrix products (CUDA >= 10.2).
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)

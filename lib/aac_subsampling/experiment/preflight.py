@@ -1,4 +1,4 @@
-"""Checks made before a run does any work: ``python -m aac_subsampling.preflight``.
+"""Checks made before a run does any work: ``python -m aac_subsampling.experiment.preflight``.
 
 ``run_all.sh`` calls this first, so that a run that cannot finish stops at once, with a message
 saying what to do, rather than hours later or half-way:
@@ -33,9 +33,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aac_subsampling import layout, paths
 from aac_subsampling.data import clotho_card
-from aac_subsampling.profiles import PROFILES, get_profile
+from aac_subsampling.experiment import folders, layout
+from aac_subsampling.experiment.profiles import PROFILES, get_profile
 
 CLOTHO_HOST = clotho_card.ZENODO_HOST  # where Clotho v1 is downloaded from
 VALID_DEVICES = ("auto", "cpu", "cuda")
@@ -84,9 +84,9 @@ def network_available(host: str = CLOTHO_HOST, port: int = 443, timeout: float =
 
 def cuda_status() -> tuple[bool, str]:
     """(whether ``auto`` resolves to a CUDA device, its name or a sentence saying why not), from
-    :mod:`aac_subsampling.devices`, the one place that resolves devices."""
+    :mod:`aac_subsampling.base.devices`, the one place that resolves devices."""
     try:
-        from aac_subsampling import devices
+        from aac_subsampling.base import devices
     except ImportError as error:
         return False, f"torch cannot be imported ({error})"
     device = devices.resolve_device("auto")
@@ -244,11 +244,11 @@ def results_dir_errors(results_dir: Path, need_gb: float) -> list[str]:
 
 def _corpus_frames(root: Path, sample_rate: int, hop_length: int) -> dict[str, int]:
     """'<split>/<file>' -> feature frames of every readable wav of the corpus under ``root`` (from the headers only;
-    T = 1 + floor(N / hop) as :func:`aac_subsampling.features.n_frames`, N at the features' sample rate)."""
+    T = 1 + floor(N / hop) as :func:`aac_subsampling.method.features.n_frames`, N at the features' sample rate)."""
     import soundfile as sf
 
     from aac_subsampling.data.clotho_card import captions_file
-    from aac_subsampling.features import n_frames
+    from aac_subsampling.method.features import n_frames
 
     frames: dict[str, int] = {}
     for split_dir in sorted(p for p in Path(root).iterdir() if p.is_dir()):
@@ -274,7 +274,7 @@ def clip_length_errors(profile_name: str, data_dir: Path, factors: Sequence[int]
     config = chosen.config()
     layers, features = config.model.encoder_layers, config.features
     largest = max(factors)
-    needed = largest ** (layers - 1)  # aac_subsampling.model.minimum_input_frames
+    needed = largest ** (layers - 1)  # aac_subsampling.method.model.minimum_input_frames
     seconds = needed * features.hop_length / features.sample_rate
     need = f"M = {largest} needs at least M^(L-1) = {largest}^{layers - 1} = {needed} frames (about {seconds:.1f} s)"
     root = Path(data_dir)
@@ -342,7 +342,7 @@ def run_checks(
         return report
 
     # data
-    root = paths.data_dir(chosen.name, data_dir)
+    root = folders.data_dir(chosen.name, data_dir)
     if chosen.corpus == "clotho_v1":
         probe = clotho()
         if probe.present(root):
@@ -371,7 +371,7 @@ def run_checks(
 
     # results folder
     if results_dir is not None:
-        results = paths.results_dir(chosen.name, results_dir)
+        results = folders.results_dir(chosen.name, results_dir)
         need = results_need_gb(results, trainings, extra_trainings)
         if chosen.corpus == "synthetic" and chosen.synthetic_preset and not has_captions(root):
             corpus_gb = synthetic_corpus_gb(chosen.synthetic_preset)
@@ -424,7 +424,7 @@ def _same_disk(first: Path, second: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m aac_subsampling.preflight",
+        prog="python -m aac_subsampling.experiment.preflight",
         description="Check that a run can start and finish before it does any work.",
     )
     parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))

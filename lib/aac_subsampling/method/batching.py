@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from aac_subsampling.config import BatchMode, FeatureConfig, Padding
+from aac_subsampling.method.config import BatchMode, FeatureConfig, Padding
 
 PadValue = float | np.ndarray  # one value for every band, or one per band (shape (F,))
 

@@ -2,10 +2,10 @@
 
 Nothing here types a number: every cell of our tables is read from the
 ``<results>/seed<S>/M<M>/evaluation.json`` records (and the per-clip files beside them) written by the
-evaluation step. The paper's numbers are in :mod:`aac_subsampling.paper`, used only for side-by-side
+evaluation step. The paper's numbers are in :mod:`aac_subsampling.method.paper`, used only for side-by-side
 columns and always labelled as the paper's.
 
-Files (names from :mod:`aac_subsampling.layout`):
+Files (names from :mod:`aac_subsampling.experiment.layout`):
 
 * ``table1.csv``: rows BLEU1..SPIDEr, columns ``M=1``..``M=16``, each cell the mean over seeds (the
   paper's shape, kept for compatibility);
@@ -25,12 +25,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aac_subsampling import layout, paper
 from aac_subsampling.analysis.records import RunKey, load_evaluation_records, seeds_by_factor
 from aac_subsampling.analysis.seeds import seed_mean_table, seed_summary
 from aac_subsampling.evaluation import METRIC_NAMES
-from aac_subsampling.paper import PAPER_LABEL
-from aac_subsampling.profiles import SUBSAMPLING_FACTORS
+from aac_subsampling.experiment import layout
+from aac_subsampling.experiment.profiles import SUBSAMPLING_FACTORS
+from aac_subsampling.method import paper
+from aac_subsampling.method.paper import PAPER_LABEL
 
 TABLE2_COLUMNS = ["M", "T_L_min", "T_L_max", "reduction_percent", "inference_time_s", "parameters_D4367"]
 TABLE2_EXTRA_COLUMNS = [

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 import torch
 from tqdm.auto import tqdm
 
-from aac_subsampling.batching import FeatureSource, PadValue, feature_getter, front_pad_with_lengths
-from aac_subsampling.model import CaptioningModel
-from aac_subsampling.tokens import Vocabulary
+from aac_subsampling.method.batching import FeatureSource, PadValue, feature_getter, front_pad_with_lengths
+from aac_subsampling.method.model import CaptioningModel
+from aac_subsampling.method.tokens import Vocabulary
 
 
 @torch.no_grad()
@@ -41,7 +41,7 @@ def greedy_decode(
     """Caption every clip, in batches of ``batch_size`` clips taken in the given order.
 
     Clips of a batch are front-padded to the longest one with ``pad_value``, as in training (use the
-    same value, :func:`aac_subsampling.batching.pad_value_for`; None: zeros, which a model trained
+    same value, :func:`aac_subsampling.method.batching.pad_value_for`; None: zeros, which a model trained
     with ``padding="silence"`` refuses); keep ``clip_ids`` in a fixed order (sorted names) so that the
     captions do not depend on directory listing order. A packed-mode model also gets the clips' frame
     counts.
@@ -50,7 +50,7 @@ def greedy_decode(
         if model.config.padding != "zeros":
             raise ValueError(
                 f"the model was trained with padding={model.config.padding!r}: pass greedy_decode the same "
-                f"pad_value (aac_subsampling.batching.pad_value_for)"
+                f"pad_value (aac_subsampling.method.batching.pad_value_for)"
             )
         pad_value = 0.0
     device = next(model.parameters()).device

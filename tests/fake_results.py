@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aac_subsampling import layout
 from aac_subsampling.evaluation import METRIC_NAMES
 from aac_subsampling.evaluation.bleu import BLEU_STAT_COLUMNS, bleu_scores
 from aac_subsampling.evaluation.cider import cider_scores
 from aac_subsampling.evaluation.meteor import METEOR_STAT_COLUMNS, meteor_from_stats
 from aac_subsampling.evaluation.rouge import rouge_scores
-from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_PARAMETERS, SUBSAMPLING_FACTORS
+from aac_subsampling.experiment import layout
+from aac_subsampling.method.paper import CLOTHO_FRAME_RANGE, PAPER_PARAMETERS, SUBSAMPLING_FACTORS
 
 EVENTS = (
     "a dog barks",

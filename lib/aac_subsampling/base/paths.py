@@ -1,8 +1,8 @@
-"""Where things live: the project root, and each profile's data, results and figures folders.
+"""Where things live: the project root, and paths relative to it (records hold project-relative paths).
 
-Every path is absolute. Relative overrides are taken relative to the project root (not to the
-current directory), so that a notebook running with ``notebooks/`` as its working directory and a
-script started from the repository root agree on where ``results/quick`` is.
+Relative paths are taken relative to the project root (not to the current directory), so that a notebook
+running with ``notebooks/`` as its working directory and a script started from the repository root agree on
+where ``results/quick`` is. Each profile's folders: :mod:`aac_subsampling.experiment.folders`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-
-from aac_subsampling.profiles import get_profile
 
 PROJECT_NAME = "aac-subsampling"
 
@@ -44,36 +42,11 @@ def project_root(start: str | os.PathLike[str] | None = None) -> Path:
     return here
 
 
-def _resolve(path: str | os.PathLike[str], root: Path) -> Path:
+def resolve(path: str | os.PathLike[str], root: Path) -> Path:
     candidate = Path(path).expanduser()
     if not candidate.is_absolute():
         candidate = root / candidate
     return candidate.resolve()
-
-
-def results_dir(profile: str, override: str | os.PathLike[str] | None = None) -> Path:
-    """``<project root>/results/<profile>``, or ``override`` (relative to the project root)."""
-    name = get_profile(profile).name
-    root = project_root()
-    if override is not None and str(override) != "":
-        return _resolve(override, root)
-    return (root / "results" / name).resolve()
-
-
-def data_dir(profile: str, override: str | os.PathLike[str] | None = None) -> Path:
-    """The profile's corpus folder (``Profile.default_data_dir``), or ``override`` (relative to
-    the project root)."""
-    chosen = get_profile(profile)
-    root = project_root()
-    if override is not None and str(override) != "":
-        return _resolve(override, root)
-    return _resolve(chosen.default_data_dir, root)
-
-
-def figures_dir(profile: str) -> Path:
-    """``<project root>/figures/<profile>``."""
-    name = get_profile(profile).name
-    return (project_root() / "figures" / name).resolve()
 
 
 def relative_to_project(path: str | os.PathLike[str]) -> str:
@@ -91,4 +64,4 @@ def relative_to_project(path: str | os.PathLike[str]) -> str:
 
 def from_project(path: str | os.PathLike[str]) -> Path:
     """The inverse of :func:`relative_to_project`: a recorded path made absolute again."""
-    return _resolve(path, project_root())
+    return resolve(path, project_root())

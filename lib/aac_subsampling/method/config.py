@@ -3,7 +3,7 @@
 Every knob of the reproduction lives here. Where the paper and the authors' code disagree
 (see docs/deviations.md), the default follows the paper and a named switch gives the code's
 behaviour. Profiles (``smoke``, ``quick``, ``long``, ``paper``, ``as_run``) are sets of overrides
-kept in :mod:`aac_subsampling.profiles`.
+kept in :mod:`aac_subsampling.experiment.profiles`.
 
 Values read from the authors' code cite the commit and file. "2db9c1d" is commit
 2db9c1d59abacff5b7a99e5377d5b6a17cadeb93 (2020-07-04) of github.com/DK-Nguyen/audio-captioning-sub-sampling,
@@ -92,11 +92,11 @@ class ModelConfig:
     sequence_mode: SequenceMode = "padded"
     # What fills the frames in front of shorter clips: "zeros" (paper) or "silence" (the log-mel value
     # of digital silence, log(eps), standardised like the features when standardisation is on). The
-    # value itself is computed by aac_subsampling.batching.pad_value_for; packed mode never reads it.
+    # value itself is computed by aac_subsampling.method.batching.pad_value_for; packed mode never reads it.
     padding: Padding = "zeros"
     # "paper": a GRU fed z at every step, then 256 -> D. "attention": the same GRU, then attention
     # over H_L (the last encoder layer's T_L steps) whose context is combined with the GRU output
-    # before the classifier (see aac_subsampling.model.AttentionDecoder).
+    # before the classifier (see aac_subsampling.method.model.AttentionDecoder).
     decoder: DecoderKind = "paper"
 
 

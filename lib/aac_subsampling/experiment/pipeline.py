@@ -3,10 +3,12 @@
 1. :func:`prepare_data`: corpus (synthetic or Clotho v1), checks, features, vocabulary.
 2. :func:`train_subsampling_model`: one model for one sub-sampling factor M, resumable.
 3. :func:`evaluate_subsampling_model`: captions for the evaluation split, metrics, Table 2 columns.
+4. The tables and figures (notebook 04): :func:`aac_subsampling.analysis.summary.summarise_results`, in the
+   analysis layer above this one.
 
 Each step writes a JSON record at its very end (``prepared.json``, ``seed<S>/M<M>/training.json``,
 ``seed<S>/M<M>/evaluation.json``; see :mod:`.layout`) holding the run key of what produced it
-(:mod:`.runkey`); the run engine (:mod:`.run`) skips a stage whose record has the key it expects.
+(:mod:`.runkey`); the run engine (:mod:`aac_subsampling.run`) skips a stage whose record has the key it expects.
 Paths in records are relative to the project root, so that a results folder survives a new clone.
 """
 
@@ -23,29 +25,29 @@ from typing import Any
 import numpy as np
 import torch
 
-from aac_subsampling import layout, runkey
-from aac_subsampling.atomic import atomic_path, write_json_atomic
-from aac_subsampling.batching import CaptionDataset, pad_value_for
-from aac_subsampling.config import Config, FeatureConfig
+from aac_subsampling.base.atomic import atomic_path, write_json_atomic
+from aac_subsampling.base.devices import peak_memory, reset_peak_memory, resolve_device, synchronize
+from aac_subsampling.base.paths import from_project, relative_to_project
 from aac_subsampling.data.clotho_card import SPLITS, captions_file
 from aac_subsampling.data.feature_cache import cache_features
 from aac_subsampling.data.reader import Clip, read_split
-from aac_subsampling.decoding import greedy_decode
-from aac_subsampling.devices import peak_memory, reset_peak_memory, resolve_device, synchronize
-from aac_subsampling.features import BandStatistics, band_statistics
-from aac_subsampling.model import (
+from aac_subsampling.evaluation.swapped_audio import audio_partners, swap_audio
+from aac_subsampling.experiment import layout, runkey
+from aac_subsampling.experiment.profiles import SUBSAMPLING_FACTORS, get_profile
+from aac_subsampling.experiment.runinfo import run_metadata
+from aac_subsampling.method.batching import CaptionDataset, pad_value_for
+from aac_subsampling.method.config import Config, FeatureConfig
+from aac_subsampling.method.decoding import greedy_decode
+from aac_subsampling.method.features import BandStatistics, band_statistics
+from aac_subsampling.method.model import (
     encoder_output_length,
     measure_encoder_lengths,
     minimum_input_frames,
     paper_parameter_count,
 )
-from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
-from aac_subsampling.paths import from_project, relative_to_project
-from aac_subsampling.profiles import SUBSAMPLING_FACTORS, get_profile
-from aac_subsampling.runinfo import run_metadata
-from aac_subsampling.swapped_audio import audio_partners, swap_audio
-from aac_subsampling.tokens import Vocabulary, normalise_caption
-from aac_subsampling.training import Validator, build_model, train_model
+from aac_subsampling.method.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
+from aac_subsampling.method.tokens import Vocabulary, normalise_caption
+from aac_subsampling.method.training import Validator, build_model, train_model
 
 CORPUS_SEED = 0  # the synthetic corpus is the same for every training seed
 #: Read when the corpus has it (the synthetic corpora do; Clotho v1 does not): early stopping and learning
@@ -116,7 +118,7 @@ class LongCaptionWarning(UserWarning):
 
 def long_captions(clips: list[Clip], max_words: int) -> list[tuple[str, int, int]]:
     """(clip, caption number 1-5, words) of every caption with more words than the decoder emits (``max_words``,
-    :attr:`~aac_subsampling.config.DecodeConfig.max_steps`), longest first."""
+    :attr:`~aac_subsampling.method.config.DecodeConfig.max_steps`), longest first."""
     found = [
         (clip.file_name, k + 1, len(normalise_caption(caption)))
         for clip in clips
@@ -676,98 +678,3 @@ def score_corpus_facts(prepared: PreparedData, split: str, predictions: dict[str
     if prepared.data_dir is None or not (prepared.data_dir / f"events_{split}.json").is_file():
         return None
     return score_predictions(predictions, load_clip_facts(prepared.data_dir, split))
-
-
-# ------------------------------------------------------------------------------- 4. tables, figures
-
-
-def evaluate_floors(results_dir: Path, seed: int = 0) -> dict[str, Any]:
-    """Score the audio-blind floors (:mod:`.analysis.floors`: the constant caption and the language-prior
-    caption, both made from this corpus's development captions) on the evaluation split; their per-clip scores
-    go to ``floors/<name>/`` for the paired comparisons, their corpus scores to ``floors.json`` (cached while
-    the prepared data are the same).
-
-    A model that ignores the audio can at best say one such caption for every clip: the trained models must
-    beat both for their captions to depend on the audio.
-    """
-    from aac_subsampling.analysis.floors import FLOOR_NAMES, floor_captions
-    from aac_subsampling.evaluation import evaluate_captions
-
-    results_dir = Path(results_dir)
-    path = results_dir / layout.FLOORS_RECORD
-    prepared_digest = runkey.file_digest(results_dir / layout.PREPARED_RECORD)
-    if path.exists():
-        record = json.loads(path.read_text())
-        complete = set(record.get("floors", {})) == set(FLOOR_NAMES) and all(
-            layout.floor_clip_scores(results_dir, name).is_file() for name in FLOOR_NAMES
-        )
-        if record.get("prepared") == prepared_digest and complete:
-            return record
-    prepared = load_prepared(results_dir)
-    development = [c for clip in prepared.clips["development"] for c in clip.captions]
-    references = prepared.references("evaluation")
-    floors: dict[str, Any] = {}
-    for name, caption in floor_captions(development, seed=seed).items():
-        directory = layout.floor_dir(results_dir, name)
-        directory.mkdir(parents=True, exist_ok=True)
-        predictions = {clip: caption for clip in references}
-        evaluation = evaluate_captions(predictions, references, work_dir=directory)
-        evaluation.write(directory, stem=layout.METRICS_STEM)
-        facts = score_corpus_facts(prepared, "evaluation", predictions)
-        if facts is not None:
-            facts.to_csv(directory / layout.FACTS_FILE, float_format="%.6g")
-        floors[name] = {
-            "caption": caption,
-            "metrics": evaluation.corpus,
-            "unavailable": evaluation.unavailable,
-            "facts": None if facts is None else {n: finite_mean(facts[n]) for n in facts.columns},
-        }
-    record = {"floors": floors, "prepared": prepared_digest}
-    write_json(path, record)
-    return record
-
-
-def check_comparable(results_dir: Path) -> list[tuple[int, int]]:
-    """The folder's evaluated (seed, M); an error when they were trained under different settings (other than
-    the seed and M), which one table must not mix."""
-    runs = layout.completed_runs(results_dir)
-    settings: dict[str, list[str]] = {}
-    for seed, factor in runs:
-        key = read_json(layout.training_record(results_dir, seed, factor), "training record").get("key") or {}
-        config = json.loads(json.dumps(key.get("config", {})))
-        config.get("train", {}).pop("seed", None)
-        config.get("model", {}).pop("subsampling_factor", None)
-        signature = json.dumps(
-            {"config": config, "corpus": key.get("corpus"), "profile": key.get("profile")}, sort_keys=True
-        )
-        settings.setdefault(signature, []).append(f"seed{seed}/M{factor}")
-    if len(settings) > 1:
-        groups = "; ".join(", ".join(names[:4]) + (" ..." if len(names) > 4 else "") for names in settings.values())
-        raise ValueError(
-            f"{results_dir} holds runs made under different settings ({groups}); one table must not "
-            "mix them: give each setting its own --results-dir"
-        )
-    return runs
-
-
-def summarise_results(profile_name: str, results_dir: Path, progress: bool = True, context: bool = True):
-    """Every table and figure of the folder (all its evaluated seeds and M), the audio-blind floors of its
-    corpus (:func:`evaluate_floors`), and ``summary.json`` (which evaluations they summarise)."""
-    from aac_subsampling.analysis.report import write_report
-
-    results_dir = Path(results_dir)
-    runs = check_comparable(results_dir)
-    if not runs:
-        raise FileNotFoundError(f"no evaluation records under {results_dir}; run notebook 03 (or ./run_all.sh) first")
-    synthetic = get_profile(profile_name).corpus == "synthetic"
-    label = f"this run ({profile_name} profile{', synthetic corpus' if synthetic else ''})"
-    floors = evaluate_floors(results_dir)
-    report = write_report(
-        results_dir, layout.figures_dir(results_dir), our_label=label, progress=progress, context=context
-    )
-    seeds = sorted({seed for seed, _ in runs})
-    factors = sorted({factor for _, factor in runs})
-    write_json(
-        results_dir / layout.SUMMARY_RECORD, {"seeds": seeds, "M": factors, "key": runkey.results_key(results_dir)}
-    )
-    return report, floors

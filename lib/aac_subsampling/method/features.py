@@ -19,7 +19,7 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-from aac_subsampling.config import FeatureConfig
+from aac_subsampling.method.config import FeatureConfig
 
 __all__ = [
     "load_audio",

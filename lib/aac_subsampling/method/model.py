@@ -11,7 +11,7 @@ Each equation is one function below so that the code can be read against the pap
 Two ways to run a batch of clips of different lengths (``ModelConfig.sequence_mode``):
 
 - ``padded`` (the paper): the clips arrive front-padded to the batch's longest (see
-  :mod:`aac_subsampling.batching`) and every layer runs over the padding too. Eq. 4 then keeps steps
+  :mod:`aac_subsampling.method.batching`) and every layer runs over the padding too. Eq. 4 then keeps steps
   0, M, 2M, ... of the padded row, so which real frames survive, and z, depend on the other clips.
 - ``packed``: the encoder also gets each clip's real frame count. It moves each row's real frames to
   the front (front padding puts them at the end of the row) and runs every GRU on packed sequences
@@ -29,8 +29,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from aac_subsampling.config import ModelConfig, SubsamplingMode
-from aac_subsampling.packing import (  # noqa: F401 - re-exported: the encoder's packed mode uses them
+from aac_subsampling.method.config import ModelConfig, SubsamplingMode
+from aac_subsampling.method.packing import (  # noqa: F401 - re-exported: the encoder's packed mode uses them
     PACKING_METHODS,
     PackingMethod,
     check_lengths,
@@ -40,7 +40,7 @@ from aac_subsampling.packing import (  # noqa: F401 - re-exported: the encoder's
     run_gru_split,
     step_mask,
 )
-from aac_subsampling.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
+from aac_subsampling.method.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
 
 SEQUENCE_MODES = ("padded", "packed")
 DECODERS = ("paper", "attention")
