@@ -403,6 +403,7 @@ def validation_scorer(prepared: PreparedData, config: Config, seed: int) -> Vali
             config.train.batch_size,
             progress=False,
             pad_value=pad_value,
+            beam_size=config.decode.beam_size,
         )
         return cider_scores([references[c] for c in clip_ids], [captions[c] for c in clip_ids])[0]
 
@@ -518,17 +519,20 @@ def timed_decode(
     batch_size: int,
     progress: bool,
     pad_value=None,
+    beam_size: int = 1,
 ) -> tuple[dict[str, str], float]:
-    """Greedy captions and the wall time they took, after one untimed warm-up batch (the first batch
-    pays for lazy initialisation: kernels, allocator, thread pools) and synchronised on a GPU."""
+    """Captions (greedy, or beam search with ``beam_size`` > 1) and the wall time they took, after one untimed
+    warm-up batch (the first batch pays for lazy initialisation: kernels, allocator, thread pools) and
+    synchronised on a GPU."""
     device = next(model.parameters()).device
+    warm_up = clip_ids[:batch_size]
     greedy_decode(
-        model, clip_ids[:batch_size], features, vocabulary, max_steps, batch_size, progress=False, pad_value=pad_value
+        model, warm_up, features, vocabulary, max_steps, batch_size, False, pad_value=pad_value, beam_size=beam_size
     )
     synchronize(device)
     started = time.perf_counter()
     predictions = greedy_decode(
-        model, clip_ids, features, vocabulary, max_steps, batch_size, progress, pad_value=pad_value
+        model, clip_ids, features, vocabulary, max_steps, batch_size, progress, pad_value=pad_value, beam_size=beam_size
     )
     synchronize(device)
     return predictions, time.perf_counter() - started
@@ -570,6 +574,7 @@ def evaluate_subsampling_model(
         config.train.batch_size,
         progress,
         pad_value=prepared.pad_value(config),
+        beam_size=config.decode.beam_size,
     )
 
     references = prepared.references("evaluation")
@@ -592,6 +597,7 @@ def evaluate_subsampling_model(
             config.train.batch_size,
             progress=False,
             pad_value=prepared.pad_value(config),
+            beam_size=config.decode.beam_size,
         )
         swapped = evaluate_captions(swapped_predictions, references, work_dir=directory)
         swapped.write(directory, stem=layout.SWAPPED_METRICS_STEM)

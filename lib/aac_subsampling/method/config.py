@@ -28,7 +28,7 @@ StopOn = Literal["training_loss", "validation_cider"]
 LearningRateSchedule = Literal["constant", "cosine"]
 SequenceMode = Literal["padded", "packed"]
 Padding = Literal["zeros", "silence"]
-DecoderKind = Literal["paper", "attention"]
+DecoderKind = Literal["paper", "attention", "autoregressive", "autoregressive_attention"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,16 @@ class ModelConfig:
     # "paper": a GRU fed z at every step, then 256 -> D. "attention": the same GRU, then attention
     # over H_L (the last encoder layer's T_L steps) whose context is combined with the GRU output
     # before the classifier (see aac_subsampling.method.model.AttentionDecoder).
+    # Not in the paper either: "autoregressive" feeds the GRU, at every step, the embedding of the previous
+    # token (<sos> first; the target's in training, teacher forcing; its own arg-max or beam at inference)
+    # concatenated with z; "autoregressive_attention" also concatenates the attention context over H_L,
+    # queried with the GRU's previous state (see aac_subsampling.method.model.AutoregressiveDecoder).
     decoder: DecoderKind = "paper"
+    # Size of the previous-token embedding of the autoregressive decoders (unused by the others). 64 adds
+    # D x 64 + 3 x 256 x 64 = 328,640 parameters at D = 4367, about what the attention decoder adds (327,936),
+    # so questions (d) and (e) compare extensions of one size; Clotho's 14,465 training captions (most of
+    # the 4365 words seen a few times) give little to learn a wider embedding from.
+    word_embedding_size: int = 64
 
 
 @dataclass(frozen=True)
@@ -154,6 +163,9 @@ class TrainConfig:
 @dataclass(frozen=True)
 class DecodeConfig:
     max_steps: int = 22  # the longest caption the decoder may emit
+    # 1: greedy (the paper). k > 1: beam search keeping k hypotheses, each ended at its <eos>, the caption with
+    # the highest total log-probability wins (no length normalisation; see aac_subsampling.method.decoding).
+    beam_size: int = 1
 
 
 def authors_code_overrides() -> dict[str, dict[str, Any]]:

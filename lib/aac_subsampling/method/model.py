@@ -4,7 +4,8 @@ Encoder: L = 3 bi-directional GRU layers (Xi = 256 per direction). Between layer
 is sub-sampled by a factor M (Eq. 4); layers l >= 2 add their (sub-sampled) input to their output
 (Eq. 5); the encoder's summary z is the last time step of the last layer (Eq. 6).
 Decoder: one GRU (512 -> Psi = 256) that receives z at every output step, then a linear layer to the
-D tokens (softmax is folded into the loss).
+D tokens (softmax is folded into the loss). Not in the paper: an attention decoder (:class:`AttentionDecoder`) and
+decoders that also read their previous token (:class:`AutoregressiveDecoder`, ``ModelConfig.decoder``).
 
 Each equation is one function below so that the code can be read against the paper.
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -43,7 +45,9 @@ from aac_subsampling.method.packing import (  # noqa: F401 - re-exported: the en
 from aac_subsampling.method.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
 
 SEQUENCE_MODES = ("padded", "packed")
-DECODERS = ("paper", "attention")
+DECODERS = ("paper", "attention", "autoregressive", "autoregressive_attention")
+#: The decoders that read their previous token (teacher forcing in training, a step-by-step loop at inference).
+AUTOREGRESSIVE_DECODERS = ("autoregressive", "autoregressive_attention")
 PADDINGS = ("zeros", "silence")
 
 
@@ -308,23 +312,199 @@ class AttentionDecoder(nn.Module):
         return self.classifier(torch.tanh(self.combine(torch.cat([queries, context], dim=-1))))
 
 
+def scaled_dot_attention(
+    queries: Tensor, keys: Tensor, states: Tensor, mask: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """queries (N, S, Psi), keys (N, T_L, Psi), H_L (N, T_L, 512), mask (N, T_L) -> context (N, S, 512), weights."""
+    scores = queries @ keys.transpose(1, 2) / math.sqrt(queries.shape[-1])
+    weights = attention_weights(scores, mask)
+    return weights @ states, weights
+
+
+@dataclass
+class DecodingState:
+    """What a decoder carries from one output step to the next: tensors with one row per hypothesis.
+
+    ``tensors`` holds, for the autoregressive decoders, the GRU state ``hidden`` (N, Psi), z ``summary``
+    (N, 512) and, with attention, ``states``/``keys`` (N, T_L, .) and ``mask`` (N, T_L); for the decoders that
+    never read their previous word, the token scores of every step, ``logits`` (N, max_steps, D), computed in
+    one pass. ``step``: the output steps taken so far.
+    """
+
+    tensors: dict[str, Tensor]
+    step: int = 0
+
+    def select(self, rows: Tensor) -> DecodingState:
+        """The state of hypotheses ``rows`` (a beam keeps or repeats rows)."""
+        return DecodingState({name: value.index_select(0, rows) for name, value in self.tensors.items()}, self.step)
+
+
+class AutoregressiveDecoder(nn.Module):
+    """A GRU fed, at step t, [e(y_{t-1}); z] (``attention=False``) or [e(y_{t-1}); z; c_t] (``attention=True``).
+
+    Not in the paper (``decoder="autoregressive"`` / ``"autoregressive_attention"``). e is a learnt word
+    embedding (``ModelConfig.word_embedding_size``), y_0 is ``<sos>`` (``start_index``), then y_{t-1} is the
+    target's previous token in training (teacher forcing) and the decoder's own choice at inference. The GRU's
+    state starts at zero, as the paper's decoder's does; its output goes through the same Psi -> D classifier.
+
+    With attention, the context c_t = sum_tau alpha_t,tau h_tau over H_L is queried with the GRU's previous
+    state s_{t-1} (scaled dot product against keys W_k h, as :class:`AttentionDecoder`), so it can differ
+    from step to step and enters the GRU's input (Bahdanau's placement): training then runs step by step too.
+    Without attention, teacher forcing runs the whole caption in one GRU pass.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        vocabulary_size: int,
+        embedding_size: int,
+        attention: bool = False,
+        input_dropout: float = 0.0,
+        start_index: int = 0,
+    ):
+        super().__init__()
+        self.attention = attention
+        self.start_index = start_index
+        self.embedding = nn.Embedding(vocabulary_size, embedding_size)
+        gru_input = embedding_size + input_size * (2 if attention else 1)
+        self.gru = nn.GRU(input_size=gru_input, hidden_size=hidden_size, batch_first=True)
+        if attention:
+            self.key = nn.Linear(input_size, hidden_size, bias=False)
+        self.classifier = nn.Linear(hidden_size, vocabulary_size)
+        self.input_dropout = nn.Dropout(input_dropout)
+
+    def start(
+        self,
+        summary: Tensor,
+        states: Tensor | None = None,
+        mask: Tensor | None = None,
+        caption_to_clip: Tensor | None = None,
+    ) -> DecodingState:
+        """The state before the first step: z (N, 512) of each caption; with attention H_L (clips, T_L, 512),
+        its mask (or None) and ``caption_to_clip`` (the clip of each caption; None: one caption per clip)."""
+        tensors = {"summary": summary, "hidden": summary.new_zeros(summary.shape[0], self.gru.hidden_size)}
+        if self.attention:
+            if states is None:
+                raise ValueError("the attention decoder needs the encoder's steps H_L")
+            keys = self.key(states)
+            if caption_to_clip is not None:
+                keys, states = keys.index_select(0, caption_to_clip), states.index_select(0, caption_to_clip)
+                mask = None if mask is None else mask.index_select(0, caption_to_clip)
+            tensors |= {"states": states, "keys": keys}
+            if mask is not None:
+                tensors["mask"] = mask
+        return DecodingState(tensors)
+
+    def step(self, state: DecodingState, previous: Tensor) -> tuple[Tensor, DecodingState]:
+        """One output step: previous tokens (N,) -> token scores (N, D) and the next state."""
+        parts = [self.embedding(previous), state.tensors["summary"]]
+        hidden = state.tensors["hidden"]
+        if self.attention:
+            context, _ = scaled_dot_attention(
+                hidden.unsqueeze(1), state.tensors["keys"], state.tensors["states"], state.tensors.get("mask")
+            )
+            parts.append(context.squeeze(1))
+        output, new_hidden = self.gru(self.input_dropout(torch.cat(parts, dim=-1)).unsqueeze(1), hidden.unsqueeze(0))
+        tensors = state.tensors | {"hidden": new_hidden.squeeze(0)}
+        return self.classifier(output.squeeze(1)), DecodingState(tensors, state.step + 1)
+
+    def previous_tokens(self, targets: Tensor, n_steps: int) -> Tensor:
+        """Teacher forcing's inputs: <sos> then the targets shifted right by one, (N, n_steps)."""
+        if targets.shape[1] < n_steps - 1:
+            raise ValueError(f"teacher forcing needs at least {n_steps - 1} target tokens, got {targets.shape[1]}")
+        start = targets.new_full((targets.shape[0], 1), self.start_index)
+        return torch.cat([start, targets[:, : n_steps - 1]], dim=1)
+
+    def forward(
+        self,
+        summary: Tensor,
+        n_steps: int,
+        targets: Tensor | None = None,
+        states: Tensor | None = None,
+        mask: Tensor | None = None,
+        caption_to_clip: Tensor | None = None,
+    ) -> Tensor:
+        """z (N, 512) -> (N, n_steps, D) token scores.
+
+        ``targets`` (N, >= n_steps - 1): teacher forcing, step t reads target t - 1. None: free running, each
+        step reads the previous step's arg-max (what greedy decoding does).
+        """
+        if targets is not None and not self.attention:  # one pass over the whole caption
+            inputs = torch.cat(
+                [
+                    self.embedding(self.previous_tokens(targets, n_steps)),
+                    summary.unsqueeze(1).expand(-1, n_steps, -1),
+                ],
+                dim=-1,
+            )
+            output, _ = self.gru(self.input_dropout(inputs))
+            return self.classifier(output)
+        state = self.start(summary, states, mask, caption_to_clip)
+        previous = self.previous_tokens(targets, n_steps) if targets is not None else None
+        token = torch.full((summary.shape[0],), self.start_index, dtype=torch.long, device=summary.device)
+        scores = []
+        for step in range(n_steps):
+            if previous is not None:
+                token = previous[:, step]
+            logits, state = self.step(state, token)
+            scores.append(logits)
+            token = logits.argmax(dim=-1)
+        return torch.stack(scores, dim=1)
+
+
 class CaptioningModel(nn.Module):
     """Encoder + decoder; sub-sampling adds no parameters, so the count is the same for every M."""
 
-    def __init__(self, config: ModelConfig, vocabulary_size: int):
+    def __init__(self, config: ModelConfig, vocabulary_size: int, start_index: int = 0):
+        """``start_index``: the index of ``<sos>``, the autoregressive decoders' first input (0 in every
+        vocabulary :meth:`~aac_subsampling.method.tokens.Vocabulary.build` makes: it counts ``<sos>`` first)."""
         super().__init__()
         if vocabulary_size < 2:
             raise ValueError(f"vocabulary_size must be >= 2, got {vocabulary_size}")
         if config.decoder not in DECODERS:
-            raise ValueError(f"decoder must be 'paper' or 'attention', got {config.decoder!r}")
+            raise ValueError(
+                "ModelConfig.decoder must be 'paper' or 'attention' (z at every step), or 'autoregressive' or "
+                f"'autoregressive_attention' (the previous token too), got {config.decoder!r}"
+            )
         if config.padding not in PADDINGS:
             raise ValueError(f"padding must be 'zeros' or 'silence', got {config.padding!r}")
         self.config = config
         self.vocabulary_size = vocabulary_size
         self.encoder = Encoder(config)
         decoder_dropout = config.dropout if config.dropout_placement == "code" else 0.0
-        decoder_class = Decoder if config.decoder == "paper" else AttentionDecoder
-        self.decoder = decoder_class(self.encoder.output_size, config.decoder_hidden, vocabulary_size, decoder_dropout)
+        if config.decoder in AUTOREGRESSIVE_DECODERS:
+            embedding_size = config.word_embedding_size
+            if isinstance(embedding_size, bool) or not isinstance(embedding_size, int) or embedding_size < 1:
+                raise ValueError(f"ModelConfig.word_embedding_size must be an integer >= 1, got {embedding_size!r}")
+            if not 0 <= start_index < vocabulary_size:
+                raise ValueError(
+                    f"start_index (<sos>) must be a token index below {vocabulary_size}, got {start_index}"
+                )
+            self.decoder = AutoregressiveDecoder(
+                self.encoder.output_size,
+                config.decoder_hidden,
+                vocabulary_size,
+                embedding_size,
+                attention=config.decoder == "autoregressive_attention",
+                input_dropout=decoder_dropout,
+                start_index=start_index,
+            )
+        else:
+            decoder_class = Decoder if config.decoder == "paper" else AttentionDecoder
+            self.decoder = decoder_class(
+                self.encoder.output_size, config.decoder_hidden, vocabulary_size, decoder_dropout
+            )
+
+    @property
+    def autoregressive(self) -> bool:
+        """Whether the decoder reads its previous token (then decoding runs step by step)."""
+        return self.config.decoder in AUTOREGRESSIVE_DECODERS
+
+    @property
+    def start_index(self) -> int:
+        """The first previous token of an autoregressive decoder (``<sos>``)."""
+        return self.decoder.start_index if self.autoregressive else 0
 
     def encode_steps(
         self, features: Tensor, lengths: Tensor | Sequence[int] | None = None
@@ -346,12 +526,15 @@ class CaptioningModel(nn.Module):
         n_steps: int,
         caption_to_clip: Tensor | None = None,
         lengths: Tensor | Sequence[int] | None = None,
+        targets: Tensor | None = None,
     ) -> Tensor:
         """Token scores (captions, n_steps, D).
 
         With ``caption_to_clip`` (one clip index per caption) the encoder runs once per clip and its
         summary is shared by all captions of that clip; without it, one caption per clip.
         ``lengths``: each clip's real frame count; packed mode needs it (padded mode ignores it).
+        ``targets`` (captions, >= n_steps - 1): the autoregressive decoders' teacher forcing (step t reads
+        target t - 1; without targets they feed back their own arg-max); the other decoders ignore them.
         """
         states, step_lengths = self.encode_steps(features, lengths)
         summary = encoder_summary(states, step_lengths)
@@ -361,7 +544,28 @@ class CaptioningModel(nn.Module):
             return self.decoder(summary, n_steps)
         # Padded mode attends over every step of the padded row: that is what its encoder computed.
         mask = None if step_lengths is None else step_mask(step_lengths, states.shape[1])
+        if self.autoregressive:
+            return self.decoder(summary, n_steps, targets, states, mask, caption_to_clip)
         return self.decoder(summary, n_steps, states, mask, caption_to_clip)
+
+    def start_decoding(
+        self, features: Tensor, max_steps: int, lengths: Tensor | Sequence[int] | None = None
+    ) -> DecodingState:
+        """The state before the first output step, one row per clip (see :meth:`decoding_step`)."""
+        if not self.autoregressive:  # every step's scores at once: they do not depend on earlier tokens
+            return DecodingState({"logits": self(features, max_steps, lengths=lengths)})
+        states, step_lengths = self.encode_steps(features, lengths)
+        summary = encoder_summary(states, step_lengths)
+        mask = None if step_lengths is None else step_mask(step_lengths, states.shape[1])
+        return self.decoder.start(summary, states, mask)
+
+    def decoding_step(self, state: DecodingState, previous: Tensor) -> tuple[Tensor, DecodingState]:
+        """Token scores (N, D) of the next step after ``previous`` tokens (N,), and the state after it.
+
+        The paper's and the attention decoder ignore ``previous`` and return their precomputed step."""
+        if not self.autoregressive:
+            return state.tensors["logits"][:, state.step], DecodingState(state.tensors, state.step + 1)
+        return self.decoder.step(state, previous)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -372,7 +576,10 @@ def paper_parameter_count(vocabulary_size: int = PAPER_VOCABULARY_SIZE, config: 
     """Parameters of the model as built for Clotho's vocabulary.
 
     4,573,711 at D = 4367 with the paper's decoder (any M); 4,901,647 with ``decoder="attention"``
-    (327,936 more: keys 512 x 256 and the 768 -> 256 combination layer).
+    (327,936 more: keys 512 x 256 and the 768 -> 256 combination layer); with the default 64-value word
+    embedding, 4,902,351 with ``decoder="autoregressive"`` (328,640 more: the D x 64 embedding and the GRU's
+    64 extra inputs, 3 x 256 x 64) and 5,426,639 with ``decoder="autoregressive_attention"`` (852,928 more:
+    also keys 512 x 256 and the GRU's 512 context inputs, 3 x 256 x 512).
     """
     return count_parameters(CaptioningModel(config or ModelConfig(), vocabulary_size))
 

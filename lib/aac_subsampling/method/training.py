@@ -273,7 +273,10 @@ def train_model(
             tqdm(batches, total=n_batches, desc=f"epoch {epoch}", leave=False, disable=not progress)
         ):
             batch = batch.to(device)
-            logits = model(batch.features, batch.targets.shape[1], batch.caption_to_clip, batch.lengths)
+            # targets: teacher forcing for the autoregressive decoders; the paper's decoder ignores them
+            logits = model(
+                batch.features, batch.targets.shape[1], batch.caption_to_clip, batch.lengths, targets=batch.targets
+            )
             loss = weighted_cross_entropy(
                 logits, batch.targets, weights, batch.target_lengths, config.loss.ignore_padding
             )
