@@ -12,7 +12,7 @@ A stage is skipped only when its record holds the run key the stage would write 
 :mod:`.runkey`); otherwise it runs, and the line says which part of the key changed. An unfinished
 training resumes from its checkpoint. One run at a time per results folder (:mod:`.lock`).
 ``--publish`` copies the results meant to be read into ``results/published/<profile>/`` (see
-:mod:`.publish`).
+:mod:`.publish`). ``--executor slurm`` sends the trainings and evaluations to SLURM as jobs (:mod:`.cluster`).
 """
 
 from __future__ import annotations
@@ -72,6 +72,8 @@ class RunOptions:
     open_questions: bool = False  # also run notebook 05 (its seeds and M are the notebook's defaults)
     open_questions_only: bool = False  # data preparation and notebook 05, no main sweep
     skip_bad: bool = False  # notebook 01 leaves out development clips the reader finds bad (docs/bad_inputs.md)
+    executor: str = "local"  # "slurm": trainings and evaluations as cluster jobs (aac_subsampling.cluster)
+    cluster: Any = None  # cluster.ClusterSettings with --executor slurm (defaults when None)
 
     def __post_init__(self) -> None:
         get_profile(self.profile)  # names the profile when unknown
@@ -83,6 +85,7 @@ class RunOptions:
             raise ValueError(f"sub-sampling factors must be positive integers, not {self.factors}")
         if self.max_epochs is not None and self.max_epochs < 1:
             raise ValueError(f"--max-epochs must be a positive integer, not {self.max_epochs}")
+        self._check_executor()
         if self.jobs is None:
             self.jobs = default_jobs(self.device, self.gpus)
         if self.jobs < 1:
@@ -91,6 +94,26 @@ class RunOptions:
             raise ValueError(f"--gpus runs on CUDA devices; it cannot be combined with --device {self.device}")
         self.seeds = list(dict.fromkeys(self.seeds))
         self.factors = list(dict.fromkeys(self.factors))
+
+    def _check_executor(self) -> None:
+        """--executor slurm: the cluster's settings (defaults when none are given); --gpus and --jobs, which
+        share this machine's devices, do not apply to jobs (each job gets its own: --gpus-per-job)."""
+        if self.executor not in ("local", "slurm"):
+            raise ValueError(f"--executor must be local or slurm, not {self.executor!r}")
+        if self.executor == "local":
+            if self.cluster is not None:
+                raise ValueError("cluster settings need --executor slurm")
+            return
+        if self.gpus or self.jobs not in (None, 1):
+            raise ValueError(
+                "--gpus and --jobs share this machine's devices; with --executor slurm each job gets "
+                "its own (--gpus-per-job, --array-parallelism)"
+            )
+        if self.cluster is None:
+            from aac_subsampling.cluster import ClusterSettings
+
+            self.cluster = ClusterSettings()
+        self.jobs = 1
 
     @property
     def lanes(self) -> list[str]:
@@ -231,6 +254,9 @@ def parse_arguments(argv: list[str] | None = None, *, resolve_jobs: bool = True)
         "audio; captions missing or with no words) with a warning, instead of stopping; an evaluation reference with "
         "no words is refused always (docs/bad_inputs.md)",
     )
+    from aac_subsampling import cluster  # --executor and the cluster's settings (docs/cluster.md)
+
+    cluster.add_arguments(parser)
     parser.add_argument("--no-preflight", dest="preflight", action="store_false", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     chosen_seeds = _flat(args.seeds) if args.seeds is not None else [args.seed if args.seed is not None else 0]
@@ -261,6 +287,8 @@ def parse_arguments(argv: list[str] | None = None, *, resolve_jobs: bool = True)
             open_questions=args.open_questions,
             open_questions_only=args.open_questions_only,
             skip_bad=args.skip_bad,
+            executor=args.executor,
+            cluster=cluster.settings_from_arguments(args),
         )
     except ValueError as error:
         parser.error(str(error))
@@ -438,6 +466,13 @@ class Engine:
     def executed_path(self, stage: Stage) -> Path:
         return layout.executed_dir(self.options.results_dir) / f"{stage.executed_name}.ipynb"
 
+    def invocation(self, stage: Stage) -> tuple[Path, Path, dict[str, Any]]:
+        """(notebook, executed copy, parameters) of a stage that runs; ``--force`` trains from scratch."""
+        parameters = dict(stage.parameters)
+        if self.options.force and "resume" in parameters:
+            parameters["resume"] = False
+        return self.notebooks_dir / f"{stage.notebook}.ipynb", self.executed_path(stage), parameters
+
     def run_stage(self, stage: Stage, log_path: Path | None = None) -> bool:
         """Run the stage unless its record can be reused; True when it ran. With ``log_path`` the notebook runs
         in a process of its own, its output going to that file (for trainings run side by side)."""
@@ -450,12 +485,9 @@ class Engine:
             return False
         where = f" on {stage.parameters['device']}; log: {log_path}" if log_path else ""
         print(f"run: ==> {stage.name} ({reason}): notebooks/{stage.notebook}.ipynb{where}", flush=True)
-        parameters = dict(stage.parameters)
-        if self.options.force and "resume" in parameters:
-            parameters["resume"] = False
+        notebook, output, parameters = self.invocation(stage)
         stage.record.unlink(missing_ok=True)  # a stage that fails must not leave the old record looking valid
         started = time.perf_counter()
-        notebook, output = self.notebooks_dir / f"{stage.notebook}.ipynb", self.executed_path(stage)
         output.parent.mkdir(parents=True, exist_ok=True)
         try:
             if log_path is None or self.executor is not execute_notebook:  # tests replace the executor
@@ -464,11 +496,9 @@ class Engine:
                 execute_in_subprocess(
                     notebook, output, parameters, self.options.kernel, log_path, self.options.cpu_threads_per_lane
                 )
-            if not stage.record.exists():
-                raise RuntimeError(f"the notebook finished but wrote no {stage.record}")
-            problem = runkey.artefact_problem(stage.record)
+            problem = record_problem(stage)
             if problem is not None:
-                raise RuntimeError(f"the notebook finished but {problem}")
+                raise RuntimeError(problem)
         except Exception as error:  # papermill raises PapermillExecutionError with the cell's traceback
             # A stage is valid only when it finished: a record written before a later cell failed must not be
             # taken for a finished stage by the next run.
@@ -493,11 +523,17 @@ class Engine:
         if not options.open_questions_only:
             self.run_main()
         if options.open_questions or options.open_questions_only:
-            self.run_stage(open_questions_stage(options))
+            if options.executor == "slurm":
+                self.raise_failures(self.run_as_jobs([open_questions_stage(options)]))
+            else:
+                self.run_stage(open_questions_stage(options))
 
     def run_main(self) -> None:
         options = self.options
         pairs = [(seed, factor) for seed in options.seeds for factor in options.factors]
+        if options.executor == "slurm":
+            self.run_main_as_jobs(pairs)
+            return
         to_train = [pair for pair in pairs if why_run(training_stage(options, *pair), options.force) is not None]
         if len(options.lanes) > 1 and len(to_train) > 1:  # a lone training gets every core, not one lane's share
             self.train_in_parallel(pairs)
@@ -534,6 +570,56 @@ class Engine:
             thread.join()
         if failures:
             raise StageFailed(" | ".join(failures))
+
+    # ---------------------------------------------------- --executor slurm: stages as cluster jobs (.cluster)
+
+    def run_main_as_jobs(self, pairs: list[tuple[int, int]]) -> None:
+        """The trainings that must run as one job array, then the evaluations of every training that is now
+        valid as another, then the tables here. A failed job is named at the end; the others' stages are kept."""
+        from aac_subsampling import cluster
+
+        options = self.options
+        cluster.write_record(Path(options.results_dir), options.cluster)
+        failures = self.run_as_jobs([training_stage(options, *pair) for pair in pairs])
+        trained = [pair for pair in pairs if why_run(training_stage(options, *pair), False) is None]
+        for seed, factor in (pair for pair in pairs if pair not in trained):
+            name = evaluation_stage(options, seed, factor).name
+            print(f"run: [not run] {name}: its training did not finish", flush=True)
+            self.summary.append((name, "not run (its training failed)"))
+        failures += self.run_as_jobs([evaluation_stage(options, *pair) for pair in trained])
+        self.raise_failures(failures)
+        self.run_stage(results_stage(options))
+
+    def run_as_jobs(self, stages: list[Stage]) -> list[str]:
+        """Each stage whose record cannot be reused (:func:`why_run`, as :meth:`run_stage` decides) as a job of
+        one array; the failures, named (job id, state, last error line, logs)."""
+        due = []
+        for stage in stages:
+            reason = why_run(stage, self.options.force)
+            if reason is None:
+                record = _relative(stage.record, self.options.results_dir)
+                print(f"run: [skipped] {stage.name}: {record} matches", flush=True)
+                self.summary.append((stage.name, "skipped"))
+            else:
+                due.append((stage, reason))
+        if not due:
+            return []
+        from aac_subsampling import cluster
+
+        return cluster.run_array(self, due)
+
+    @staticmethod
+    def raise_failures(failures: list[str]) -> None:
+        if failures:
+            raise StageFailed(" | ".join(failures))
+
+
+def record_problem(stage: Stage) -> str | None:
+    """None when a stage that ran left its record and the files it stands for; else what is wrong."""
+    if not stage.record.exists():
+        return f"the notebook finished but wrote no {stage.record}"
+    problem = runkey.artefact_problem(stage.record)
+    return None if problem is None else f"the notebook finished but {problem}"
 
 
 def _notebook_job(
@@ -627,7 +713,10 @@ def run_preflight(options: RunOptions) -> bool:
         factors=factors,
         trainings=[(seed, factor) for seed in options.seeds for factor in options.factors] if main_sweep else [],
         extra_trainings=extra,
+        cuda=None if options.cluster is None else options.cluster.cuda_check(),  # the jobs' GPUs, not this machine's
     )
+    if options.cluster is not None:  # --executor slurm: can jobs be submitted from here?
+        report.errors += options.cluster.preflight_errors()
     return preflight.print_report(report, options.profile, device)
 
 
@@ -821,6 +910,8 @@ def main(argv: list[str] | None = None) -> int:
                 + (" --force: every stage is redone" if options.force else ""),
                 flush=True,
             )
+            if options.cluster is not None:  # --executor slurm; also in <results>/cluster.json
+                print(f"run: executor=slurm cluster: {options.cluster.describe()}", flush=True)
             remove_stale_scratch(Path(options.results_dir))  # under the lock: no evaluation of this folder is running
             remove_old_layout(Path(options.results_dir))
             engine.run()
