@@ -111,3 +111,41 @@ def engine_for(tmp_path, corpus, notebooks, **options) -> Engine:
         "jobs": 1,
     }
     return Engine(RunOptions(**{**settings, **options}), executor=notebooks)
+
+
+class PipelineStages:
+    """A run-engine executor that runs each notebook's own library call (what ``notebooks/0*.ipynb`` call) in the
+    calling process, without papermill: the engine's decisions and the pipeline's numbers, at a fraction of a
+    kernel start per stage. Module-level and picklable, so that cluster jobs can run it (``tests/`` on their
+    PYTHONPATH). ``ran`` lists the stages it ran in this process."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    def __call__(self, notebook: Path, output: Path, parameters: dict, kernel: str) -> None:
+        from aac_subsampling.analysis import summary
+        from aac_subsampling.experiment import pipeline
+
+        p, stem = parameters, Path(notebook).stem
+        results, data = Path(p["results_dir"]), Path(p["data_dir"])
+        if stem.startswith("01"):
+            self.ran.append("prepare")
+            pipeline.prepare_data(
+                p["profile"], data, results, seed=p["seed"], device=p["device"], skip_bad=p.get("skip_bad", False),
+                progress=False,
+            )  # fmt: skip
+        elif stem.startswith("02"):
+            self.ran.append("training")
+            pipeline.train_subsampling_model(
+                p["profile"], p["M"], results, seed=p["seed"], device=p["device"], resume=p["resume"],
+                progress=False, max_epochs=p["max_epochs"],
+            )  # fmt: skip
+        elif stem.startswith("03"):
+            self.ran.append("evaluation")
+            pipeline.evaluate_subsampling_model(
+                p["profile"], p["M"], results, seed=p["seed"], device=p["device"],
+                bootstrap_resamples=p["bootstrap_resamples"], progress=False, max_epochs=p["max_epochs"],
+            )  # fmt: skip
+        else:
+            self.ran.append("results")
+            summary.summarise_results(p["profile"], results, progress=False, context=False)

@@ -17,6 +17,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from submitit.core.core import Job
 from submitit.slurm import slurm as submitit_slurm
@@ -26,6 +27,8 @@ from aac_subsampling import cluster, run
 from aac_subsampling.base.atomic import write_json_atomic
 from aac_subsampling.experiment import layout, runkey
 from aac_subsampling.run import Engine, RunOptions, StageFailed, parse_arguments, prepare_stage, why_run
+
+from helpers import PipelineStages
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -555,3 +558,32 @@ def test_the_local_executor_runs_the_sweep_as_processes_here(tmp_path, corpus, m
     assert record(results / layout.SUMMARY_RECORD)["pid"] == os.getpid()
     executor = cluster.make_executor(options.cluster, tmp_path / "probe", "probe")
     assert executor.parameters["timeout_min"] == 30
+
+
+# ------------------------------------------------------------------------- the same tables either way
+
+
+@pytest.mark.slow
+def test_a_smoke_sweep_as_jobs_gives_the_tables_of_a_local_run(tmp_path, fake_slurm):
+    """`--profile smoke --executor slurm` against the fake SLURM commands, and with submitit's local executor:
+    the trainings and evaluations run as jobs in processes of their own, and Table 1 equals the in-process run's.
+    The stages run the notebooks' library calls (helpers.PipelineStages); notebook 01 through papermill in a job
+    is the test above."""
+    data = tmp_path / "corpus"
+
+    def sweep(name: str, **options) -> pd.DataFrame:
+        settings = RunOptions(
+            profile="smoke", data_dir=data, results_dir=tmp_path / name, factors=[16], max_epochs=1, device="cpu",
+            jobs=1, **options,
+        )  # fmt: skip
+        Engine(settings, executor=PipelineStages()).run()
+        return pd.read_csv(tmp_path / name / "table1.csv")
+
+    local = sweep("local")
+    jobs = {"time_min": 30, "gpus_per_job": 0, "poll_s": 0.5}
+    slurm = sweep("slurm", executor="slurm", cluster=cluster.ClusterSettings(**jobs))
+    arrays = record(tmp_path / "slurm" / cluster.CLUSTER_RECORD)["arrays"]
+    assert [len(array["jobs"]) for array in arrays] == [1, 1], arrays  # the training, then the evaluation: jobs
+    pd.testing.assert_frame_equal(slurm, local)
+    local_executor = sweep("submitit_local", executor="slurm", cluster=cluster.ClusterSettings(backend="local", **jobs))
+    pd.testing.assert_frame_equal(local_executor, local)

@@ -5,7 +5,7 @@ config field, a caption, a wav, the scoring environment), each followed by the s
 that depend on the change run again. At the end a clean run on the same inputs, into a fresh folder, gives the
 same Table 1 as the folder that was updated step by step.
 
-The stages run the notebooks' own library calls in this process (what ``notebooks/0*.ipynb`` call), not through
+The stages run the notebooks' own library calls in this process (``helpers.PipelineStages``), not through
 papermill: the engine's decisions are what is tested, and a kernel start per stage would triple the time.
 """
 
@@ -19,44 +19,14 @@ import pandas as pd
 import pytest
 
 from aac_subsampling import run
-from aac_subsampling.analysis import summary
 from aac_subsampling.evaluation import environment
-from aac_subsampling.experiment import layout, pipeline, profiles
+from aac_subsampling.experiment import layout, profiles
+
+from helpers import PipelineStages
 
 pytestmark = pytest.mark.slow
 
 SEED, M = 0, 16
-
-
-def direct_executor(ran: list[str]):
-    """An engine executor that runs each notebook's library call directly; records the stages it ran."""
-
-    def execute(notebook: Path, output: Path, parameters: dict, kernel: str) -> None:
-        p, stem = parameters, notebook.stem
-        results, data = Path(p["results_dir"]), Path(p["data_dir"])
-        if stem.startswith("01"):
-            ran.append("prepare")
-            pipeline.prepare_data(
-                p["profile"], data, results, seed=p["seed"], device=p["device"], skip_bad=p.get("skip_bad", False),
-                progress=False,
-            )  # fmt: skip
-        elif stem.startswith("02"):
-            ran.append("training")
-            pipeline.train_subsampling_model(
-                p["profile"], p["M"], results, seed=p["seed"], device=p["device"], resume=p["resume"],
-                progress=False, max_epochs=p["max_epochs"],
-            )  # fmt: skip
-        elif stem.startswith("03"):
-            ran.append("evaluation")
-            pipeline.evaluate_subsampling_model(
-                p["profile"], p["M"], results, seed=p["seed"], device=p["device"],
-                bootstrap_resamples=p["bootstrap_resamples"], progress=False, max_epochs=p["max_epochs"],
-            )  # fmt: skip
-        else:
-            ran.append("results")
-            summary.summarise_results(p["profile"], results, progress=False, context=False)
-
-    return execute
 
 
 def run_once(data_dir: Path, results_dir: Path) -> list[str]:
@@ -65,9 +35,9 @@ def run_once(data_dir: Path, results_dir: Path) -> list[str]:
         ["--profile", "smoke", "--data-dir", str(data_dir), "--results-dir", str(results_dir), "--device", "cpu"]
         + ["--seed", str(SEED), "--m", str(M), "--max-epochs", "1", "--jobs", "1"]
     )
-    ran: list[str] = []
-    run.Engine(options, executor=direct_executor(ran)).run()
-    return ran
+    stages = PipelineStages()
+    run.Engine(options, executor=stages).run()
+    return stages.ran
 
 
 def without_java(monkeypatch, tmp_path: Path) -> None:
