@@ -10,6 +10,11 @@ Every function takes tables already computed (by :mod:`aac_subsampling.analysis.
 * :func:`inference_time_vs_m`, :func:`encoder_length_vs_m`: Table 2;
 * :func:`learning_curves`, :func:`listening_vs_m`, :func:`facts_vs_m`: whether the models listen, and what
   they get right (issue "Models that caption").
+
+Every figure has one style (seaborn's ``whitegrid``, applied per figure so that nothing else a notebook draws
+changes), tick labels in plain numbers (no offset such as ``+1e-3`` above an axis, whatever the values), its
+legend outside the data, and epochs counted from 1 (the records count from 0; notebook 02 says "kept epoch 1"
+for the first), with the optimiser steps on a second axis where every epoch has the same number of them.
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: papermill and CI have no display
 
+import functools  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.ticker import MaxNLocator, ScalarFormatter  # noqa: E402
 
 from aac_subsampling.data.clotho_card import CLIP_SECONDS  # noqa: E402
 from aac_subsampling.method.paper import PAPER_LABEL, TABLE2_INPUT_FRAMES  # noqa: E402
@@ -37,7 +45,72 @@ def _log2_axis(axis: plt.Axes, factors: list[int]) -> None:
     axis.minorticks_off()
 
 
+FIGURE_STYLE = "whitegrid"  # seaborn's: light grid on white, for every figure of this module
+
+
+def _styled(function):
+    """Draw the figure under :data:`FIGURE_STYLE` (a context: the notebook's own plots keep their style)."""
+
+    @functools.wraps(function)
+    def styled(*args, **kwargs):
+        with sns.axes_style(FIGURE_STYLE):
+            return function(*args, **kwargs)
+
+    return styled
+
+
+MIN_SPAN = 1e-3  # the reported precision: an axis spans at least this much, so tiny values read as 0.000
+
+
+def _plain_numbers(figure: plt.Figure) -> None:
+    """Tick labels as plain numbers on every linear axis with numeric ticks: no offset ("+1e-3", "1e-17") that a
+    reader must add to each label in their head. An axis whose data span less than :data:`MIN_SPAN` (differences
+    of 1e-13 between models that caption alike) is widened to it, so that its labels stay short instead of
+    showing thirteen decimals; log and labelled axes are left as they are."""
+    for axes in figure.axes:
+        for which, axis in (("x", axes.xaxis), ("y", axes.yaxis)):
+            if not isinstance(axis.get_major_formatter(), ScalarFormatter) or axis.get_scale() != "linear":
+                continue
+            low, high = axes.get_xlim() if which == "x" else axes.get_ylim()
+            if abs(high - low) < MIN_SPAN:
+                middle = (low + high) / 2
+                limits = (middle - MIN_SPAN / 2, middle + MIN_SPAN / 2)
+                axes.set_xlim(limits) if which == "x" else axes.set_ylim(limits)
+            axes.ticklabel_format(axis=which, useOffset=False, style="plain")
+
+
+def _legend_outside(axis: plt.Axes, **options) -> None:
+    """The legend to the right of the axes, off the data."""
+    axis.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), **{"fontsize": 8, **options})
+
+
+def epoch_numbers(history: pd.DataFrame) -> pd.Series:
+    """The epochs of a history as a reader counts them, from 1 (the records count from 0)."""
+    return history["epoch"].astype(int) + 1
+
+
+def _steps_per_epoch(history: pd.DataFrame) -> int | None:
+    """The optimiser steps in one epoch where every row of the history agrees on it, else None."""
+    if "step" not in history or history["step"].isna().any() or history.empty:
+        return None
+    ratios = set((history["step"].astype(float) / epoch_numbers(history)).round(9))
+    if len(ratios) != 1:
+        return None
+    (ratio,) = ratios
+    return int(ratio) if float(ratio).is_integer() and ratio > 0 else None
+
+
+def _steps_axis(axis: plt.Axes, steps_per_epoch: int | None) -> None:
+    """Optimiser steps on a secondary x axis above an epoch axis."""
+    if steps_per_epoch:
+        top = axis.secondary_xaxis("top", functions=(lambda e: e * steps_per_epoch, lambda s: s / steps_per_epoch))
+        top.xaxis.set_major_locator(MaxNLocator(integer=True))
+        top.set_xlabel(f"optimiser steps ({steps_per_epoch} per epoch)", fontsize=8)
+        top.tick_params(labelsize=8)
+
+
 def _save(figure: plt.Figure, path: Path | str) -> Path:
+    _plain_numbers(figure)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120, bbox_inches="tight")
@@ -66,6 +139,7 @@ def _seed_columns(summary: pd.DataFrame) -> list[str]:
 FLOOR_STYLES = {"constant": ("tab:gray", ":"), "language_prior": ("black", "-.")}
 
 
+@_styled
 def metrics_vs_m(
     summary: pd.DataFrame,
     path: Path | str,
@@ -121,6 +195,7 @@ def _relative_change(wide: pd.DataFrame) -> pd.DataFrame:
     return (wide.div(wide[1], axis=0) - 1.0) * 100.0
 
 
+@_styled
 def relative_change_vs_m(
     summary: pd.DataFrame, paper_table1: pd.DataFrame, path: Path | str, our_label: str = "this run"
 ) -> Path:
@@ -154,6 +229,7 @@ def relative_change_vs_m(
     return _save(figure, path)
 
 
+@_styled
 def paired_differences_vs_m(comparisons: pd.DataFrame, path: Path | str) -> Path:
     """One panel per available metric of ``comparisons.csv``: M - M=1 (seed-mean, all clips) with its paired
     95 % bootstrap interval; a zero line; the share of resamples in which M was better above each point."""
@@ -194,11 +270,12 @@ def paired_differences_vs_m(comparisons: pd.DataFrame, path: Path | str) -> Path
     return _save(figure, path)
 
 
+@_styled
 def training_loss_vs_epoch(histories: pd.DataFrame | Path | str, path: Path | str) -> Path:
     """Epoch-mean training loss per M: a thin line per seed and a thick mean over seeds up to the last epoch
     every seed reached (later, seeds have stopped early and a mean would jump). Legend in numeric M order,
-    integer epoch ticks. ``histories``: ``analysis.records.load_training_histories``'s table, or a results
-    folder to read it from."""
+    outside the data; integer epoch ticks, from 1. ``histories``: ``analysis.records.load_training_histories``'s
+    table, or a results folder to read it from."""
     if not isinstance(histories, pd.DataFrame):
         from aac_subsampling.analysis.records import load_training_histories
 
@@ -206,23 +283,26 @@ def training_loss_vs_epoch(histories: pd.DataFrame | Path | str, path: Path | st
     figure, axis = plt.subplots(figsize=(6, 3.6))
     factors = sorted(histories["M"].unique().tolist()) if not histories.empty else []
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(factors), 1)))
+    histories = histories.assign(epoch_number=epoch_numbers(histories)) if not histories.empty else histories
     for color, factor in zip(colors, factors):
         data = histories[histories["M"] == factor]
         for _, run in data.groupby("seed"):
-            axis.plot(run["epoch"], run["loss"], color=color, lw=0.7, alpha=0.45)
-        common = data.groupby("seed")["epoch"].max().min()
-        mean = data[data["epoch"] <= common].groupby("epoch")["loss"].mean()
+            axis.plot(run["epoch_number"], run["loss"], color=color, lw=0.7, alpha=0.45)
+        common = data.groupby("seed")["epoch_number"].max().min()
+        mean = data[data["epoch_number"] <= common].groupby("epoch_number")["loss"].mean()
         n = data["seed"].nunique()
         axis.plot(mean.index, mean.values, color=color, lw=2, label=f"M={factor} (mean of {n} seed{'s' * (n != 1)})")
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axis.set_xlabel("epoch")
+    axis.set_xlabel("epoch (from 1)")
     axis.set_ylabel("epoch-mean weighted cross-entropy")
     axis.set_title("Training loss (thin: each seed)")
     if factors:
-        axis.legend(fontsize=8)
+        _steps_axis(axis, _steps_per_epoch(histories))
+        _legend_outside(axis)
     return _save(figure, path)
 
 
+@_styled
 def inference_time_vs_m(
     table2: pd.DataFrame,
     paper_table2: pd.DataFrame,
@@ -255,10 +335,12 @@ def inference_time_vs_m(
     axis.set_xlabel("M")
     axis.set_ylabel("inference time / time at M = 1")
     axis.set_title("Table 2: time to caption the evaluation split")
-    axis.legend(fontsize=8)
+    if axis.get_legend_handles_labels()[0]:
+        _legend_outside(axis)
     return _save(figure, path)
 
 
+@_styled
 def encoder_length_vs_m(table2: pd.DataFrame, path: Path | str, paper_table2: pd.DataFrame | None = None) -> Path:
     """Measured encoder output length T_L for Table 2's inputs (the shortest and longest clip), with the paper's
     Table 2 lengths as crosses when given (structural: identical for every seed)."""
@@ -279,33 +361,39 @@ def encoder_length_vs_m(table2: pd.DataFrame, path: Path | str, paper_table2: pd
     axis.set_xlabel("M")
     axis.set_ylabel("encoder output length T_L")
     axis.set_title("Table 2: sequence length after the encoder")
-    axis.legend(fontsize=7)
+    _legend_outside(axis, fontsize=7)
     return _save(figure, path)
 
 
+@_styled
 def learning_curves(histories: pd.DataFrame, path: Path | str) -> Path:
-    """Validation CIDEr-D against optimiser steps, per M: with the clips' own audio (solid) and with other
-    clips' audio (dashed), the mean over seeds; the gap between them is what the model takes from the audio."""
+    """Validation CIDEr-D against the epoch (from 1; the optimiser steps on the top axis), per M: with the clips'
+    own audio (solid) and with other clips' audio (dashed), the mean over seeds; the gap between them is what the
+    model takes from the audio."""
     data = histories.dropna(subset=["validation_cider"])
+    data = data.assign(epoch_number=epoch_numbers(data))
     figure, axis = plt.subplots(figsize=(6.4, 3.8))
     factors = sorted(data["M"].unique().tolist())
     colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, max(1, len(factors))))
     for color, factor in zip(colors, factors):
         runs = data[data["M"] == factor]
-        grouped = runs.groupby("step")
-        # the mean only where every seed still trained (early stopping ends seeds at different steps)
+        grouped = runs.groupby("epoch_number")
+        # the mean only where every seed still trained (early stopping ends seeds at different epochs)
         reached = grouped["seed"].nunique() == runs["seed"].nunique()
         curve = grouped[["validation_cider", "validation_cider_swapped"]].mean()[reached]
         axis.plot(curve.index, curve["validation_cider"], "-", color=color, lw=1.6, label=f"M={factor}")
         axis.plot(curve.index, curve["validation_cider_swapped"], "--", color=color, lw=1.0)
-    axis.set_xlabel("optimiser steps")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_xlabel("epoch (from 1)")
     axis.set_ylabel("validation CIDEr-D")
     axis.set_title("Learning curves (solid: own audio; dashed: another clip's audio)")
     if factors:
-        axis.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        _steps_axis(axis, _steps_per_epoch(data))
+        _legend_outside(axis)
     return _save(figure, path)
 
 
+@_styled
 def listening_vs_m(
     audio_dependence: pd.DataFrame, floors: pd.DataFrame, path: Path | str, metric: str = "CIDEr"
 ) -> Path:
@@ -330,6 +418,7 @@ def listening_vs_m(
     return _save(figure, path)
 
 
+@_styled
 def facts_vs_m(facts: pd.DataFrame, path: Path | str) -> Path:
     """One panel per fact of ``facts.csv``: each M's seed-mean share right with its 95 % interval, and the
     floors' shares as lines."""
@@ -361,21 +450,24 @@ def facts_vs_m(facts: pd.DataFrame, path: Path | str) -> Path:
     return _save(figure, path)
 
 
+@_styled
 def training_history(history: list[dict[str, float]], title: str, path: Path | str) -> Path:
-    """One training's record for notebook 02: the epoch-mean loss against optimiser steps and, where the
-    training validated, validation CIDEr-D with the clips' own and with swapped audio (right axis); the best
-    epoch, whose weights are kept, marked."""
+    """One training's record for notebook 02: the epoch-mean loss against the epoch (from 1; the optimiser steps
+    on the top axis) and, where the training validated, validation CIDEr-D with the clips' own and with swapped
+    audio (right axis); the best epoch, whose weights are kept, marked."""
     data = pd.DataFrame(history)
-    steps = data["step"] if "step" in data else data["epoch"] + 1
+    epochs = epoch_numbers(data)
     figure, axis = plt.subplots(figsize=(6.4, 3.4))
-    axis.plot(steps, data["loss"], "-", color=OURS_COLOR, label="training loss")
-    axis.set_xlabel("optimiser steps" if "step" in data else "epoch")
+    axis.plot(epochs, data["loss"], "-", color=OURS_COLOR, label="training loss")
+    axis.set_xlabel("epoch (from 1)")
     axis.set_ylabel("epoch-mean weighted cross-entropy")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     handles, labels = axis.get_legend_handles_labels()
     if "validation_cider" in data and data["validation_cider"].notna().any():
         validated = data.dropna(subset=["validation_cider"])
         right = axis.twinx()
-        x = validated["step"] if "step" in validated else validated["epoch"] + 1
+        right.grid(False)  # one grid, the loss axis's
+        x = epoch_numbers(validated)
         right.plot(x, validated["validation_cider"], "-o", ms=3, color="tab:green", label="validation CIDEr-D")
         right.plot(
             x, validated["validation_cider_swapped"], "--o", ms=3, color="tab:red", label="... with swapped audio"
@@ -383,11 +475,10 @@ def training_history(history: list[dict[str, float]], title: str, path: Path | s
         right.set_ylabel("validation CIDEr-D")
         more_handles, more_labels = right.get_legend_handles_labels()
         handles, labels = handles + more_handles, labels + more_labels
+    _steps_axis(axis, _steps_per_epoch(data))
     best = int(data["best_epoch"].iloc[-1]) if "best_epoch" in data else -1
-    if best >= 0:
-        best_x = steps[data["epoch"] == best]
-        if len(best_x):
-            axis.axvline(float(best_x.iloc[0]), color="gray", ls=":", lw=1.0)
+    if best >= 0 and (data["epoch"] == best).any():
+        axis.axvline(best + 1, color="gray", ls=":", lw=1.0)
     axis.set_title(f"{title} (dotted: the kept epoch)", fontsize=10)
     axis.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
     return _save(figure, path)

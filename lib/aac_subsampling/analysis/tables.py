@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aac_subsampling.analysis.display import fixed
 from aac_subsampling.analysis.records import RunKey, load_evaluation_records, seeds_by_factor
 from aac_subsampling.analysis.seeds import seed_mean_table, seed_summary
 from aac_subsampling.evaluation import METRIC_NAMES
@@ -50,6 +51,8 @@ __all__ = [
     "TABLE2_COLUMNS",
     "Tables",
     "display_table1",
+    "display_table2",
+    "encoder_lengths_beside_paper",
     "factors_of",
     "format_cell",
     "inference_times",
@@ -60,6 +63,7 @@ __all__ = [
     "side_by_side",
     "table1",
     "table2",
+    "table2_lengths_verdict",
     "write_tables",
 ]
 
@@ -153,11 +157,11 @@ def format_cell(mean: float, std: float = np.nan, low: float = np.nan, high: flo
     left out (one seed: no ±; no bootstrap: no interval) and a missing mean gives '' (never 0)."""
     if mean is None or not np.isfinite(mean):
         return ""
-    text = f"{mean:.{digits}f}"
+    text = fixed(mean, digits)
     if std is not None and np.isfinite(std):
-        text += f" ± {std:.{digits}f}"
+        text += f" ± {fixed(std, digits)}"
     if low is not None and high is not None and np.isfinite(low) and np.isfinite(high):
-        text += f" [{low:.{digits}f}, {high:.{digits}f}]"
+        text += f" [{fixed(low, digits)}, {fixed(high, digits)}]"
     return text
 
 
@@ -171,6 +175,100 @@ def display_table1(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         }
         frame[label] = [cells.get(metric, "") for metric in METRIC_NAMES]
     return frame
+
+
+def display_table2(table2: pd.DataFrame, digits: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 2 for reading, in two narrow tables instead of one of fifteen columns.
+
+    The paper's columns, ours beside the paper's (rows M, two column levels: the quantity, then ``ours`` /
+    ``paper``): T_L for inputs of 1292 and 2584 frames, the share of the last layer's input removed (%), the
+    inference time (s; ours the seed mean ± std) and the parameters at D = 4367 (the paper gives none). Then what this
+    run adds: seeds, clips, T_L on this corpus, layers, device. Cells are text at the reported precision;
+    an M the paper did not run has empty paper cells."""
+    paper = paper_table2().set_index("M")
+    ours = table2.set_index("M")
+    times = [
+        format_cell(mean, std, digits=digits)
+        for mean, std in zip(ours["inference_time_s"], ours.get("inference_time_s_std", pd.Series(np.nan, ours.index)))
+    ]
+    columns = {
+        ("T_L for 1292", "ours"): ours["T_L_min"].map(_whole_text),
+        ("T_L for 1292", "paper"): paper["T_L_min"].reindex(ours.index).map(_whole_text),
+        ("T_L for 2584", "ours"): ours["T_L_max"].map(_whole_text),
+        ("T_L for 2584", "paper"): paper["T_L_max"].reindex(ours.index).map(_whole_text),
+        ("removed (%)", "ours"): ours["reduction_percent"].map(lambda v: fixed(v, 2)),
+        ("removed (%)", "paper"): paper["reduction_percent"].reindex(ours.index).map(lambda v: fixed(v, 2)),
+        ("inference (s)", "ours"): pd.Series(times, index=ours.index),
+        ("inference (s)", "paper"): paper["inference_time_s"].reindex(ours.index).map(lambda v: fixed(v, 2)),
+        ("parameters", "D=4367"): ours["parameters_D4367"].map(_whole_text),
+    }
+    main = pd.DataFrame(columns, index=ours.index)
+    main.columns = pd.MultiIndex.from_tuples(main.columns)
+    extra = {
+        "seeds": "n_seeds",
+        "clips": "eval_clips",
+        "T_L min, this corpus": "corpus_T_L_min",
+        "T_L max, this corpus": "corpus_T_L_max",
+        "layers": "n_layers",
+        "device": "device",
+    }
+    run = pd.DataFrame(
+        {
+            label: ours[column].map(_whole_text) if column != "device" else ours[column].fillna("").astype(str)
+            for label, column in extra.items()
+            if column in ours
+        },
+        index=ours.index,
+    )
+    return main, run
+
+
+def _whole_text(value: Any) -> str:
+    return "" if value is None or pd.isna(value) else str(int(value))
+
+
+def table2_lengths_verdict(table2: pd.DataFrame) -> str:
+    """One line: does every evaluated M's measured T_L equal the paper's Table 2 (naming the M that do not, and
+    any M the paper did not run), with the parameter counts; said after Table 2 is shown, never instead of it."""
+    paper = paper_table2().set_index("M")
+    ours = table2.set_index("M")
+    in_paper = [m for m in ours.index if m in paper.index]
+    differ = [
+        m for m in in_paper if (ours.loc[m, ["T_L_min", "T_L_max"]] != paper.loc[m, ["T_L_min", "T_L_max"]]).any()
+    ]
+    evaluated = ", ".join(map(str, ours.index))
+    text = (
+        f"T_L of the evaluated M ({evaluated}) equals the paper's Table 2"
+        if not differ
+        else f"T_L differs from the paper's Table 2 for M = {', '.join(map(str, differ))}"
+    )
+    others = [m for m in ours.index if m not in paper.index]
+    if others:
+        text += f" (M = {', '.join(map(str, others))}: not in the paper's Table 2)"
+    counts = sorted({int(v) for v in ours["parameters_D4367"]})
+    return f"{text}; parameters at D = 4367: {', '.join(f'{c:,}' for c in counts)}"
+
+
+def encoder_lengths_beside_paper(evaluations: Mapping[int, Mapping[str, Any]]) -> pd.DataFrame:
+    """Each trained encoder's T_L for Table 2's inputs, 1292 and 2584 frames (``{M: evaluation record}``,
+    notebook 03), beside the paper's, with the parameter count at D = 4367: rows M; the paper's cells empty for
+    an M it did not run."""
+    published = paper_table2().set_index("M")
+    inputs = paper.TABLE2_INPUT_FRAMES  # column -> frames
+    rows = []
+    for factor, record in evaluations.items():
+        measured = [int(record["encoder_lengths"][str(frames)]) for frames in inputs.values()]
+        expected = [int(published.loc[factor, column]) for column in inputs] if factor in published.index else None
+        rows.append(
+            {
+                "M": factor,
+                "T_L (ours)": ", ".join(map(str, measured)),
+                "T_L (paper)": "" if expected is None else ", ".join(map(str, expected)),
+                "equal": "" if expected is None else "yes" if measured == expected else "NO",
+                "parameters at D = 4367": f"{int(record['parameters_D4367']):,}",
+            }
+        )
+    return pd.DataFrame(rows).set_index("M")
 
 
 def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, our_label: str = "this run") -> pd.DataFrame:

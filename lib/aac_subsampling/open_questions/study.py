@@ -99,7 +99,9 @@ def run_trainings(
     max_epochs: int | None = None,
     jobs: int = 1,
 ) -> pd.DataFrame:
-    """Train and evaluate every variant (reusing current records), ``jobs`` at a time; one line per job."""
+    """Train and evaluate every variant (reusing current records), ``jobs`` at a time; one progress line per job
+    as it ends. Returns the timings (seconds of training, over all calls, and of this call), one row per job:
+    the notebook shows them once, as a table."""
     todo = training_jobs(seeds, factors)
     jobs = max(1, min(int(jobs), len(todo)))
     threads = max(1, (os.cpu_count() or 1) // jobs)
@@ -108,11 +110,8 @@ def run_trainings(
 
     def report(job: tuple) -> None:
         done.append(job)
-        variant, seed, factor, training_s, now_s = job
-        print(
-            f"{variant} seed={seed} M={factor}: ready (training {training_s:.0f} s; this call {now_s:.0f} s)",
-            flush=True,
-        )
+        variant, seed, factor = job[:3]
+        print(f"{variant} seed={seed} M={factor}: ready ({len(done)} of {len(todo)})", flush=True)
 
     if jobs == 1:
         for args in arguments:
