@@ -100,6 +100,16 @@ def _steps_per_epoch(history: pd.DataFrame) -> int | None:
     return int(ratio) if float(ratio).is_integer() and ratio > 0 else None
 
 
+def _epoch_axis(axis: plt.Axes, histories: pd.DataFrame | None) -> None:
+    """An x axis of whole epochs counted from 1; with the plotted ``histories`` (None: nothing plotted), the
+    optimiser steps on a top axis and the legend outside the data."""
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_xlabel("epoch (from 1)")
+    if histories is not None:
+        _steps_axis(axis, _steps_per_epoch(histories))
+        _legend_outside(axis)
+
+
 def _steps_axis(axis: plt.Axes, steps_per_epoch: int | None) -> None:
     """Optimiser steps on a secondary x axis above an epoch axis."""
     if steps_per_epoch:
@@ -292,13 +302,9 @@ def training_loss_vs_epoch(histories: pd.DataFrame | Path | str, path: Path | st
         mean = data[data["epoch_number"] <= common].groupby("epoch_number")["loss"].mean()
         n = data["seed"].nunique()
         axis.plot(mean.index, mean.values, color=color, lw=2, label=f"M={factor} (mean of {n} seed{'s' * (n != 1)})")
-    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axis.set_xlabel("epoch (from 1)")
     axis.set_ylabel("epoch-mean weighted cross-entropy")
     axis.set_title("Training loss (thin: each seed)")
-    if factors:
-        _steps_axis(axis, _steps_per_epoch(histories))
-        _legend_outside(axis)
+    _epoch_axis(axis, histories if factors else None)
     return _save(figure, path)
 
 
@@ -383,13 +389,9 @@ def learning_curves(histories: pd.DataFrame, path: Path | str) -> Path:
         curve = grouped[["validation_cider", "validation_cider_swapped"]].mean()[reached]
         axis.plot(curve.index, curve["validation_cider"], "-", color=color, lw=1.6, label=f"M={factor}")
         axis.plot(curve.index, curve["validation_cider_swapped"], "--", color=color, lw=1.0)
-    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axis.set_xlabel("epoch (from 1)")
     axis.set_ylabel("validation CIDEr-D")
     axis.set_title("Learning curves (solid: own audio; dashed: another clip's audio)")
-    if factors:
-        _steps_axis(axis, _steps_per_epoch(data))
-        _legend_outside(axis)
+    _epoch_axis(axis, data if factors else None)
     return _save(figure, path)
 
 
