@@ -112,6 +112,13 @@ _aac_setup_env() {
         echo "setup_env: installed in $((SECONDS - started)) s"
     fi
 
+    # JupyterLab (requirements-jupyterlab.txt) reads this file: it saves the progress bars' widget state with a
+    # notebook, so a notebook run by hand and saved reopens with its bars, not "model not found".
+    local lab_settings
+    lab_settings="$("$py" -c 'import sys; print(sys.prefix)')/share/jupyter/lab/settings"
+    mkdir -p "$lab_settings" && [[ -f "$lab_settings/overrides.json" ]] ||
+        printf '%s\n' '{"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": true}}' >"$lab_settings/overrides.json"
+
     if command -v java >/dev/null 2>&1; then
         echo "setup_env: Java: $(java -version 2>&1 | head -n 1)"
     else

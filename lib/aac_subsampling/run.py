@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from aac_subsampling.base import paths
+from aac_subsampling.base.progress import text_progress_for_children
 from aac_subsampling.experiment import folders, layout, runkey
 from aac_subsampling.experiment.leftovers import old_layout_files, remove_old_layout, remove_stale_scratch
 from aac_subsampling.experiment.profiles import PROFILES, SUBSAMPLING_FACTORS, get_profile
@@ -199,7 +200,7 @@ def parse_arguments(argv: list[str] | None = None, *, resolve_jobs: bool = True)
         "--profile",
         default="quick",
         choices=sorted(PROFILES),
-        help="smoke (CI, seconds), quick (default; synthetic corpus, CPU, about 15 min), "
+        help="smoke (CI, seconds), quick (default; synthetic corpus, CPU, about 50 min), "
         "long (Clotho-length synthetic clips), paper (Clotho v1, the paper's settings; GPU) or as_run (Clotho v1, "
         "the settings of the authors' runs behind the paper's numbers, see docs/deviations.md; GPU; also called "
         "authors_code)",
@@ -421,16 +422,17 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict[str, Any], k
     """Run one notebook with papermill (its cell outputs go to the log, one line each)."""
     import papermill
 
-    papermill.execute_notebook(
-        str(notebook),
-        str(output),
-        parameters=parameters,
-        kernel_name=kernel,
-        cwd=str(notebook.parent),
-        log_output=True,
-        progress_bar=False,
-        extra_arguments=quiet_kernel_arguments(kernel),
-    )
+    with text_progress_for_children():  # the saved notebook keeps text bars, not widgets without state
+        papermill.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters=parameters,
+            kernel_name=kernel,
+            cwd=str(notebook.parent),
+            log_output=True,
+            progress_bar=False,
+            extra_arguments=quiet_kernel_arguments(kernel),
+        )
 
 
 def quiet_kernel_arguments(kernel: str) -> list[str]:

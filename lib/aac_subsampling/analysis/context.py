@@ -229,7 +229,7 @@ def score_context(
     :func:`~aac_subsampling.evaluation.evaluate_captions` call per round). One METEOR process serves
     every call. ``java`` as :func:`~aac_subsampling.evaluation.evaluate_captions` (a path that does not
     exist: no Java, METEOR empty with the reason)."""
-    from tqdm.auto import tqdm
+    from aac_subsampling.base.progress import progress_bar
 
     jobs = [("constant caption", {clip: caption for clip in references}, dict(references))]
     jobs += [
@@ -240,7 +240,7 @@ def score_context(
     with tempfile.TemporaryDirectory(prefix="aac-context-", dir=work_dir) as scratch:
         meteor = MeteorScorer(java_path, stderr_path=Path(scratch) / "meteor_stderr.txt") if java_path else None
         try:
-            bar = tqdm(jobs, desc="Clotho context", unit="evaluation", disable=not progress)
+            bar = progress_bar(jobs, desc="Clotho context", unit="evaluation", disable=not progress)
             for label, preds, refs in bar:
                 bar.set_postfix_str(label)
                 with warnings.catch_warnings():

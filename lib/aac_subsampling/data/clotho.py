@@ -22,8 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
+from aac_subsampling.base.progress import progress_bar
 from aac_subsampling.data.clotho_card import (
     CAPTIONS_PER_CLIP,
     CLOTHO_V1_COUNTS,
@@ -204,7 +203,7 @@ def _extraction_bar(total: int, label: str, progress: bool) -> Any:
 
     class Bar(ExtractCallback):
         def __init__(self) -> None:
-            self.bar = tqdm(
+            self.bar = progress_bar(
                 total=total, unit="B", unit_scale=True, desc=f"unpack {label}", disable=not progress, leave=False
             )
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from aac_subsampling.base.progress import progress_bar
 
 __all__ = [
     "FetchError",
@@ -82,7 +82,7 @@ def md5sum(path: str | os.PathLike[str], chunk_size: int = _CHUNK, progress: boo
     digest = hashlib.md5()
     with (
         open(path, "rb") as handle,
-        tqdm(
+        progress_bar(
             total=os.fstat(handle.fileno()).st_size,
             unit="B",
             unit_scale=True,
@@ -208,7 +208,7 @@ def _transfer_once(url: str, part: Path, timeout: float, progress: bool, label: 
         received = 0
         with (
             open(part, mode) as out,
-            tqdm(
+            progress_bar(
                 total=total,
                 initial=offset,
                 unit="B",

@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from aac_subsampling.base.atomic import atomic_path, write_json_atomic
+from aac_subsampling.base.progress import progress_bar
 from aac_subsampling.method.config import FeatureConfig
 from aac_subsampling.method.features import extract_features, log_mel_energies
 
@@ -424,7 +424,7 @@ def cache_features(
             last_flush = time.monotonic()
 
     workers = min(workers, max(1, len(todo)))
-    bar = tqdm(total=len(todo), unit="clip", desc="features", disable=not progress or not todo)
+    bar = progress_bar(total=len(todo), unit="clip", desc="features", disable=not progress or not todo)
     try:
         if workers == 1:
             for file_name, (audio_path, _) in todo.items():

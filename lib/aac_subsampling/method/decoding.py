@@ -29,8 +29,8 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from aac_subsampling.base.progress import progress_bar
 from aac_subsampling.method.batching import FeatureSource, PadValue, feature_getter, front_pad_with_lengths
 from aac_subsampling.method.model import CaptioningModel
 from aac_subsampling.method.tokens import Vocabulary
@@ -206,7 +206,7 @@ def greedy_decode(
     packed = model.config.sequence_mode == "packed"
     try:
         starts = range(0, len(clip_ids), batch_size)
-        for start in tqdm(starts, desc="decoding", disable=not progress):
+        for start in progress_bar(starts, desc="decoding", disable=not progress):
             chunk = list(clip_ids[start : start + batch_size])
             batch, lengths = front_pad_with_lengths([get(c) for c in chunk], pad_value)
             indices = token_indices(

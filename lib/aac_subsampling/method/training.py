@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from aac_subsampling.base.atomic import atomic_path
 from aac_subsampling.base.devices import resolve_device  # re-exported: callers import it from here too
+from aac_subsampling.base.progress import progress_bar
 from aac_subsampling.method.batching import CaptionDataset
 from aac_subsampling.method.config import Config, TrainConfig
 from aac_subsampling.method.loss import token_weights, weighted_cross_entropy
@@ -254,7 +254,7 @@ def train_model(
 
     resumed_from = start_epoch
     stop_reason = "max epochs"
-    epochs = tqdm(
+    epochs = progress_bar(
         range(start_epoch, train_cfg.max_epochs),
         desc="epochs",
         disable=not progress,
@@ -270,7 +270,7 @@ def train_model(
             train_cfg.batch_size, train_cfg.batch_mode, train_cfg.seed, epoch, train_cfg.shuffle, train_cfg.drop_last
         )
         for batch_index, batch in enumerate(
-            tqdm(batches, total=n_batches, desc=f"epoch {epoch}", leave=False, disable=not progress)
+            progress_bar(batches, total=n_batches, desc=f"epoch {epoch}", leave=False, disable=not progress)
         ):
             batch = batch.to(device)
             # targets: teacher forcing for the autoregressive decoders; the paper's decoder ignores them
