@@ -11,6 +11,12 @@ Every function takes tables already computed (by :mod:`aac_subsampling.analysis.
 * :func:`learning_curves`, :func:`listening_vs_m`, :func:`facts_vs_m`: whether the models listen, and what
   they get right (issue "Models that caption").
 
+Seaborn draws every line and point (``sns.lineplot``, ``sns.scatterplot``; long-form tables where a figure
+has groups). The intervals are the tables' own, computed over clips by the bootstrap of
+:mod:`aac_subsampling.analysis`: seaborn is never asked to compute one (``estimator=None``: the tables' values
+as they are), and seaborn.objects' ``Band`` and ``Range`` draw the interval columns from ``ymin``/``ymax``.
+Horizontal reference lines (zero, the audio-blind floors) are matplotlib's ``axhline``.
+
 Every figure has one style (seaborn's ``whitegrid``, applied per figure so that nothing else a notebook draws
 changes), tick labels in plain numbers (no offset such as ``+1e-3`` above an axis, whatever the values), its
 legend outside the data, and epochs counted from 1 (the records count from 0; notebook 02 says "kept epoch 1"
@@ -26,17 +32,22 @@ import matplotlib
 matplotlib.use("Agg")  # headless: papermill and CI have no display
 
 import functools  # noqa: E402
+import warnings  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+import seaborn.objects as so  # noqa: E402
 from matplotlib.ticker import MaxNLocator, ScalarFormatter  # noqa: E402
 
 from aac_subsampling.data.clotho_card import CLIP_SECONDS  # noqa: E402
 from aac_subsampling.method.paper import PAPER_LABEL, TABLE2_INPUT_FRAMES  # noqa: E402
 
 OURS_COLOR, PAPER_COLOR = "tab:blue", "tab:orange"
+SEED_POINTS = {"color": "0.25", "s": 8, "alpha": 0.6, "linewidth": 0}  # each seed's value, behind its mean
+# a table's values joined as they are (estimator=None: seaborn aggregates nothing), a marker per M
+TABLE_LINE = {"estimator": None, "marker": "o", "markersize": 5, "legend": False}
 
 
 def _log2_axis(axis: plt.Axes, factors: list[int]) -> None:
@@ -79,9 +90,24 @@ def _plain_numbers(figure: plt.Figure) -> None:
             axes.ticklabel_format(axis=which, useOffset=False, style="plain")
 
 
+def _legend_entries(axes: list[plt.Axes]) -> tuple[list, list[str]]:
+    """Every labelled artist of ``axes``, once per label, for one legend; the axes' own legends removed. Seaborn
+    puts a data-less stand-in on the axes for each hue and style level (and an invisible one for each section
+    title), so its entries and those of artists labelled by hand (an interval, a floor) come out together."""
+    entries: dict[str, object] = {}
+    for axis in axes:
+        if axis.get_legend() is not None:
+            axis.get_legend().remove()
+        for handle, label in zip(*axis.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    return list(entries.values()), list(entries)
+
+
 def _legend_outside(axis: plt.Axes, **options) -> None:
     """The legend to the right of the axes, off the data."""
-    axis.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), **{"fontsize": 8, **options})
+    handles, labels = _legend_entries([axis])
+    if handles:
+        axis.legend(handles, labels, loc="center left", bbox_to_anchor=(1.01, 0.5), **{"fontsize": 8, **options})
 
 
 def epoch_numbers(history: pd.DataFrame) -> pd.Series:
@@ -147,6 +173,44 @@ def _seed_columns(summary: pd.DataFrame) -> list[str]:
 
 
 FLOOR_STYLES = {"constant": ("tab:gray", ":"), "language_prior": ("black", "-.")}
+AUDIO = {"own": "own audio", "swapped": "another clip's audio"}  # the two curves of the listening figures
+
+
+def _by_m_colors(factors: list[int]) -> dict[int, tuple[float, ...]]:
+    """One viridis colour per M in numeric order (dark: the smallest M), as seaborn's ``palette``."""
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, max(len(factors), 1)))
+    return {factor: tuple(color) for factor, color in zip(factors, colors)}
+
+
+def _table_interval(axis: plt.Axes, data: pd.DataFrame, mark: so.Mark, label: str | None = None) -> None:
+    """Draw ``data``'s own interval columns (``ci_low`` to ``ci_high`` against ``M``) as they are.
+
+    Seaborn's ``errorbar=`` computes an interval from the observations it is given; these intervals come from
+    the tables' bootstrap over clips, so seaborn.objects draws them from ``ymin``/``ymax`` (``so.Band``: a band,
+    ``so.Range``: a bar per M), in the figure's style rather than seaborn.objects' default theme. ``Plot.on`` sets
+    its own scales and axis labels: the scales go back to linear here, and callers draw the interval first and set
+    their log axes and labels afterwards."""
+    data = data.dropna(subset=["ci_low", "ci_high"])
+    if data.empty:  # a table without a bootstrap (n_resamples = 0)
+        return
+    before = {*axis.patches, *axis.collections}
+    theme = {**sns.axes_style(), **sns.plotting_context()}  # the style in force, i.e. FIGURE_STYLE
+    with warnings.catch_warnings():  # seaborn 0.13's own pd.concat(copy=False), deprecated by pandas 3: not ours
+        warnings.filterwarnings("ignore", "The copy keyword is deprecated", DeprecationWarning)
+        so.Plot(data, x="M", ymin="ci_low", ymax="ci_high").add(mark).theme(theme).on(axis).plot()
+    axis.set_xscale("linear")  # Plot leaves identity "function" scales that _plain_numbers would not touch
+    axis.set_yscale("linear")
+    if label:  # seaborn.objects labels nothing without a mapped variable: label the new artists for the legend
+        for artist in {*axis.patches, *axis.collections} - before:
+            artist.set_label(label)
+
+
+def _floor_lines(axis: plt.Axes, scores: dict[str, float | None]) -> None:
+    """The audio-blind captions' scores (floor name -> score) as horizontal reference lines."""
+    for name, value in scores.items():
+        if value is not None and np.isfinite(value):
+            color, style = FLOOR_STYLES.get(name, ("tab:gray", ":"))
+            axis.axhline(value, color=color, ls=style, lw=1.1, label=f"{name.replace('_', '-')} caption")
 
 
 @_styled
@@ -166,31 +230,18 @@ def metrics_vs_m(
     factors = sorted(summary["M"].unique().tolist())
     for axis, metric in zip(axes, metrics):
         data = summary[summary["metric"] == metric].sort_values("M")
-        axis.fill_between(
-            data["M"], data["ci_low"], data["ci_high"], color=OURS_COLOR, alpha=0.2, lw=0, label="95 % interval (clips)"
-        )
-        axis.plot(data["M"], data["mean"], "-o", color=OURS_COLOR, ms=4, label=f"seed-mean ({our_label})")
-        for column in seeds:
-            axis.plot(
-                data["M"],
-                data[column],
-                "o",
-                color="0.25",
-                ms=2.5,
-                alpha=0.6,
-                label="each seed" if column == seeds[0] else None,
-            )
-        for name, scores in (floors or {}).items():
-            value = scores.get(metric)
-            if value is not None and np.isfinite(value):
-                color, style = FLOOR_STYLES.get(name, ("tab:gray", ":"))
-                axis.axhline(value, color=color, ls=style, lw=1.1, label=f"{name.replace('_', '-')} caption")
+        _table_interval(axis, data, so.Band(color=OURS_COLOR, alpha=0.2, edgewidth=0), "95 % interval (clips)")
+        sns.lineplot(data, x="M", y="mean", color=OURS_COLOR, label=f"seed-mean ({our_label})", ax=axis, **TABLE_LINE)
+        per_seed = data.melt(id_vars="M", value_vars=seeds, var_name="seed", value_name="score").dropna()
+        if not per_seed.empty:
+            sns.scatterplot(per_seed, x="M", y="score", label="each seed", legend=False, ax=axis, **SEED_POINTS)
+        _floor_lines(axis, {name: scores.get(metric) for name, scores in (floors or {}).items()})
         _log2_axis(axis, factors)
         n = int(data["n_seeds"].max())
         axis.set_title(f"{metric} (n={n} seed{'s' * (n != 1)})", fontsize=9)
-        axis.set_xlabel("M")
+        axis.set(xlabel="M", ylabel="")
     if axes:
-        handles, labels = axes[0].get_legend_handles_labels()
+        handles, labels = _legend_entries(axes)
         figure.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=5)
     note = f"not available: {', '.join(missing)}" if missing else ""
     figure.suptitle("Table 1: caption metrics vs sub-sampling factor M", y=1.0)
@@ -215,23 +266,32 @@ def relative_change_vs_m(
     ours = summary.pivot(index="metric", columns="M", values="mean").reindex(order).dropna(how="all")
     paper = paper_table1.rename(columns=lambda c: int(str(c).removeprefix("M=")))
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
-    colors = dict(zip(paper.index, plt.get_cmap("tab10").colors))
+    colors = dict(zip(order, sns.color_palette("tab10", len(order))))  # a metric has one colour in both panels
     for axis, table, title in ((left, ours, our_label), (right, paper, PAPER_LABEL)):
         if 1 not in table.columns:
             axis.text(0.5, 0.5, f"{title}: M = 1 not evaluated", ha="center", transform=axis.transAxes)
             axis.set_axis_off()
             continue
-        change = _relative_change(table)
-        for metric, values in change.iterrows():
-            axis.plot(values.index, values.values, "-o", ms=3, color=colors.get(metric), label=metric)
+        change = _relative_change(table).rename_axis(index="metric").reset_index()
+        change = change.melt(id_vars="metric", var_name="M", value_name="change").astype({"M": int})
+        shown = [m for m in order if m in set(change["metric"])]
+        sns.lineplot(
+            change,
+            x="M",
+            y="change",
+            hue="metric",
+            hue_order=shown,
+            palette=colors,
+            estimator=None,
+            marker="o",
+            markersize=4,
+            ax=axis,
+        )
         axis.axhline(0, color="0.5", lw=0.8)
-        _log2_axis(axis, sorted(change.columns))
+        _log2_axis(axis, sorted(change["M"].unique().tolist()))
         axis.set_title(title, fontsize=9)
-        axis.set_xlabel("M")
-        axis.set_ylabel("relative change vs M=1 (%)")
-    handles = {
-        h.get_label(): h for axis in (right, left) for h in axis.get_lines() if not h.get_label().startswith("_")
-    }
+        axis.set(xlabel="M", ylabel="relative change vs M=1 (%)")
+    handles = dict(zip(*reversed(_legend_entries([left, right]))))  # label -> handle, each metric once
     labels = [m for m in order if m in handles]
     figure.legend([handles[m] for m in labels], labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
     figure.suptitle("Change relative to M = 1, each source on its own scale")
@@ -249,8 +309,8 @@ def paired_differences_vs_m(comparisons: pd.DataFrame, path: Path | str) -> Path
     factors = sorted(comparisons["M"].unique().tolist())
     for axis, metric in zip(axes, metrics):
         data = available[available["metric"] == metric].sort_values("M")
-        errors = np.vstack([data["difference"] - data["ci_low"], data["ci_high"] - data["difference"]])
-        axis.errorbar(data["M"], data["difference"], yerr=errors, fmt="o", color=OURS_COLOR, capsize=3, ms=4)
+        _table_interval(axis, data, so.Range(color=OURS_COLOR, linewidth=1.5))
+        sns.scatterplot(data, x="M", y="difference", color=OURS_COLOR, s=28, legend=False, ax=axis)
         axis.axhline(0, color="0.5", lw=0.8)
         for row in data.itertuples():
             axis.annotate(
@@ -264,7 +324,7 @@ def paired_differences_vs_m(comparisons: pd.DataFrame, path: Path | str) -> Path
             )
         _log2_axis(axis, factors)
         axis.set_title(f"{metric}: M - M=1", fontsize=9)
-        axis.set_xlabel("M")
+        axis.set(xlabel="M", ylabel="")
         axis.margins(y=0.15)
     missing = sorted(set(comparisons["metric"]) - set(metrics), key=list(comparisons["metric"]).index)
     n_seeds = int(available["n_seeds"].max()) if not available.empty else 0
@@ -280,6 +340,10 @@ def paired_differences_vs_m(comparisons: pd.DataFrame, path: Path | str) -> Path
     return _save(figure, path)
 
 
+def _seeds_label(factor: int, n: int) -> str:
+    return f"M={factor} (mean of {n} seed{'s' * (n != 1)})"
+
+
 @_styled
 def training_loss_vs_epoch(histories: pd.DataFrame | Path | str, path: Path | str) -> Path:
     """Epoch-mean training loss per M: a thin line per seed and a thick mean over seeds up to the last epoch
@@ -292,19 +356,41 @@ def training_loss_vs_epoch(histories: pd.DataFrame | Path | str, path: Path | st
         histories = load_training_histories(histories)
     figure, axis = plt.subplots(figsize=(6, 3.6))
     factors = sorted(histories["M"].unique().tolist()) if not histories.empty else []
-    colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(factors), 1)))
-    histories = histories.assign(epoch_number=epoch_numbers(histories)) if not histories.empty else histories
-    for color, factor in zip(colors, factors):
-        data = histories[histories["M"] == factor]
-        for _, run in data.groupby("seed"):
-            axis.plot(run["epoch_number"], run["loss"], color=color, lw=0.7, alpha=0.45)
-        common = data.groupby("seed")["epoch_number"].max().min()
-        mean = data[data["epoch_number"] <= common].groupby("epoch_number")["loss"].mean()
-        n = data["seed"].nunique()
-        axis.plot(mean.index, mean.values, color=color, lw=2, label=f"M={factor} (mean of {n} seed{'s' * (n != 1)})")
+    if factors:
+        runs = histories.assign(epoch_number=epoch_numbers(histories))
+        colors = _by_m_colors(factors)
+        # each seed as it ran: units= draws one line per seed, estimator=None leaves its values alone
+        sns.lineplot(
+            runs,
+            x="epoch_number",
+            y="loss",
+            hue="M",
+            palette=colors,
+            units="seed",
+            estimator=None,
+            lw=0.7,
+            alpha=0.45,
+            legend=False,
+            ax=axis,
+        )
+        last = runs.groupby(["M", "seed"])["epoch_number"].transform("max")  # each seed's last epoch
+        shared = runs[runs["epoch_number"] <= last.groupby(runs["M"]).transform("min")]
+        n_seeds = runs.groupby("M")["seed"].nunique()
+        labels = {factor: _seeds_label(factor, int(n_seeds[factor])) for factor in factors}
+        sns.lineplot(  # seaborn's mean over the seeds, no interval: the thin lines show the spread
+            shared.assign(curve=shared["M"].map(labels)),
+            x="epoch_number",
+            y="loss",
+            hue="curve",
+            hue_order=list(labels.values()),
+            palette={labels[m]: colors[m] for m in factors},
+            errorbar=None,
+            lw=2,
+            ax=axis,
+        )
     axis.set_ylabel("epoch-mean weighted cross-entropy")
     axis.set_title("Training loss (thin: each seed)")
-    _epoch_axis(axis, histories if factors else None)
+    _epoch_axis(axis, runs if factors else None)
     return _save(figure, path)
 
 
@@ -326,23 +412,16 @@ def inference_time_vs_m(
             continue
         base = float(table.loc[table["M"] == 1, "inference_time_s"].iloc[0])
         data = table.sort_values("M")
-        axis.plot(data["M"], data["inference_time_s"] / base, "-o", ms=4, color=color, label=label)
+        data = data.assign(ratio=data["inference_time_s"] / base)
+        sns.lineplot(data, x="M", y="ratio", color=color, label=label, ax=axis, **TABLE_LINE)
         if table is table2 and per_seed is not None and not per_seed.empty:
-            axis.plot(
-                per_seed["M"],
-                per_seed["inference_time_s"] / base,
-                "o",
-                ms=2.5,
-                color="0.25",
-                alpha=0.6,
-                label="each seed",
-            )
+            seeds = per_seed.assign(ratio=per_seed["inference_time_s"] / base)
+            sns.scatterplot(seeds, x="M", y="ratio", label="each seed", legend=False, ax=axis, **SEED_POINTS)
     _log2_axis(axis, factors)
     axis.set_xlabel("M")
     axis.set_ylabel("inference time / time at M = 1")
     axis.set_title("Table 2: time to caption the evaluation split")
-    if axis.get_legend_handles_labels()[0]:
-        _legend_outside(axis)
+    _legend_outside(axis)
     return _save(figure, path)
 
 
@@ -359,9 +438,20 @@ def encoder_length_vs_m(table2: pd.DataFrame, path: Path | str, paper_table2: pd
         )
     ]
     for column, label, color in inputs:
-        axis.plot(data["M"], data[column], "-o", ms=4, color=color, label=f"measured, {label}")
+        sns.lineplot(data, x="M", y=column, color=color, label=f"measured, {label}", ax=axis, **TABLE_LINE)
         if paper_table2 is not None:
-            axis.plot(paper_table2["M"], paper_table2[column], "x", ms=7, color=color, label=f"paper, {label}")
+            sns.scatterplot(
+                paper_table2,
+                x="M",
+                y=column,
+                marker="x",
+                s=49,
+                linewidth=1.5,
+                color=color,
+                label=f"paper, {label}",
+                legend=False,
+                ax=axis,
+            )
     axis.set_yscale("log")
     _log2_axis(axis, sorted(set(data["M"]) | (set(paper_table2["M"]) if paper_table2 is not None else set())))
     axis.set_xlabel("M")
@@ -380,17 +470,34 @@ def learning_curves(histories: pd.DataFrame, path: Path | str) -> Path:
     data = data.assign(epoch_number=epoch_numbers(data))
     figure, axis = plt.subplots(figsize=(6.4, 3.8))
     factors = sorted(data["M"].unique().tolist())
-    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, max(1, len(factors))))
-    for color, factor in zip(colors, factors):
-        runs = data[data["M"] == factor]
-        grouped = runs.groupby("epoch_number")
+    if factors:
         # the mean only where every seed still trained (early stopping ends seeds at different epochs)
-        reached = grouped["seed"].nunique() == runs["seed"].nunique()
-        curve = grouped[["validation_cider", "validation_cider_swapped"]].mean()[reached]
-        axis.plot(curve.index, curve["validation_cider"], "-", color=color, lw=1.6, label=f"M={factor}")
-        axis.plot(curve.index, curve["validation_cider_swapped"], "--", color=color, lw=1.0)
+        seeds_there = data.groupby(["M", "epoch_number"])["seed"].transform("nunique")
+        shared = data[seeds_there == data.groupby("M")["seed"].transform("nunique")]
+        curves = shared.melt(
+            id_vars=["M", "seed", "epoch_number"],
+            value_vars=["validation_cider", "validation_cider_swapped"],
+            var_name="audio",
+            value_name="cider",
+        )
+        curves["audio"] = curves["audio"].map(
+            {"validation_cider": AUDIO["own"], "validation_cider_swapped": AUDIO["swapped"]}
+        )
+        sns.lineplot(  # seaborn's mean over the seeds, no interval
+            curves,
+            x="epoch_number",
+            y="cider",
+            hue="M",
+            hue_order=factors,
+            palette=_by_m_colors(factors),
+            style="audio",
+            style_order=list(AUDIO.values()),
+            errorbar=None,
+            lw=1.4,
+            ax=axis,
+        )
     axis.set_ylabel("validation CIDEr-D")
-    axis.set_title("Learning curves (solid: own audio; dashed: another clip's audio)")
+    axis.set_title("Learning curves (mean over seeds; dashed: another clip's audio)")
     _epoch_axis(axis, data if factors else None)
     return _save(figure, path)
 
@@ -406,17 +513,29 @@ def listening_vs_m(
     pooled = pooled.sort_values("M")
     factors = pooled["M"].astype(int).tolist()
     if factors:
-        axis.plot(pooled["M"], pooled["score"], "-o", ms=4, color=OURS_COLOR, label="own audio")
-        axis.plot(pooled["M"], pooled["swapped_score"], "--s", ms=4, color="tab:red", label="another clip's audio")
+        scores = pooled.melt(id_vars="M", value_vars=["score", "swapped_score"], var_name="audio", value_name="value")
+        scores["audio"] = scores["audio"].map({"score": AUDIO["own"], "swapped_score": AUDIO["swapped"]})
+        sns.lineplot(  # estimator=None: the table's seed-means as they are
+            scores,
+            x="M",
+            y="value",
+            hue="audio",
+            style="audio",
+            hue_order=list(AUDIO.values()),
+            style_order=list(AUDIO.values()),
+            palette=[OURS_COLOR, "tab:red"],
+            markers=["o", "s"],
+            markersize=5,
+            estimator=None,
+            ax=axis,
+        )
         _log2_axis(axis, factors)
     rows = floors[floors["metric"] == metric].drop_duplicates("floor")
-    for row in rows.itertuples():
-        color, style = FLOOR_STYLES.get(row.floor, ("tab:gray", ":"))
-        axis.axhline(row.floor_score, color=color, ls=style, lw=1.2, label=f"{row.floor.replace('_', '-')} caption")
+    _floor_lines(axis, dict(zip(rows["floor"], rows["floor_score"])))
     axis.set_xlabel("sub-sampling factor M")
     axis.set_ylabel(metric)
     axis.set_title(f"Does each M listen? {metric} (seed-mean)")
-    axis.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    _legend_outside(axis)
     return _save(figure, path)
 
 
@@ -431,22 +550,17 @@ def facts_vs_m(facts: pd.DataFrame, path: Path | str) -> Path:
         data = facts[(facts["fact"] == fact) & facts["M"].notna() & facts["mean"].notna()].sort_values("M")
         if data.empty:
             axis.text(0.5, 0.5, "applies to no\nevaluated caption", ha="center", va="center", transform=axis.transAxes)
-        axis.errorbar(
-            data["M"].astype(int),
-            data["mean"],
-            yerr=[data["mean"] - data["ci_low"], data["ci_high"] - data["mean"]],
-            fmt="-o",
-            ms=4,
-            color=OURS_COLOR,
-            capsize=2,
-        )
+        else:
+            data = data.astype({"M": int})
+            _table_interval(axis, data, so.Range(color=OURS_COLOR, linewidth=1.5))
+            sns.lineplot(data, x="M", y="mean", color=OURS_COLOR, ax=axis, **TABLE_LINE)
         for row in facts[(facts["fact"] == fact) & facts["M"].isna() & facts["mean"].notna()].itertuples():
             axis.axhline(row.mean, color="gray", ls=":" if row.system == "constant" else "-.", lw=1.0)
         if factors:
             _log2_axis(axis, factors)
         axis.set_ylim(-0.03, 1.03)
         axis.set_title(fact.replace("_", " "), fontsize=9)
-        axis.set_xlabel("M")
+        axis.set(xlabel="M", ylabel="")
     figure.suptitle("Facts right per M (lines: constant dotted, language prior dash-dot)", fontsize=9)
     figure.tight_layout()
     return _save(figure, path)
@@ -460,27 +574,41 @@ def training_history(history: list[dict[str, float]], title: str, path: Path | s
     data = pd.DataFrame(history)
     epochs = epoch_numbers(data)
     figure, axis = plt.subplots(figsize=(6.4, 3.4))
-    axis.plot(epochs, data["loss"], "-", color=OURS_COLOR, label="training loss")
-    axis.set_xlabel("epoch (from 1)")
-    axis.set_ylabel("epoch-mean weighted cross-entropy")
-    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    handles, labels = axis.get_legend_handles_labels()
+    sns.lineplot(
+        x=epochs, y=data["loss"], estimator=None, color=OURS_COLOR, label="training loss", legend=False, ax=axis
+    )
+    axes = [axis]
     if "validation_cider" in data and data["validation_cider"].notna().any():
         validated = data.dropna(subset=["validation_cider"])
         right = axis.twinx()
         right.grid(False)  # one grid, the loss axis's
         x = epoch_numbers(validated)
-        right.plot(x, validated["validation_cider"], "-o", ms=3, color="tab:green", label="validation CIDEr-D")
-        right.plot(
-            x, validated["validation_cider_swapped"], "--o", ms=3, color="tab:red", label="... with swapped audio"
-        )
+        for column, color, style, label in (
+            ("validation_cider", "tab:green", "-", "validation CIDEr-D"),
+            ("validation_cider_swapped", "tab:red", "--", "... with swapped audio"),
+        ):
+            sns.lineplot(
+                x=x,
+                y=validated[column],
+                estimator=None,
+                marker="o",
+                markersize=4,
+                color=color,
+                linestyle=style,
+                label=label,
+                legend=False,
+                ax=right,
+            )
         right.set_ylabel("validation CIDEr-D")
-        more_handles, more_labels = right.get_legend_handles_labels()
-        handles, labels = handles + more_handles, labels + more_labels
+        axes.append(right)
+    axis.set_xlabel("epoch (from 1)")
+    axis.set_ylabel("epoch-mean weighted cross-entropy")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     _steps_axis(axis, _steps_per_epoch(data))
     best = int(data["best_epoch"].iloc[-1]) if "best_epoch" in data else -1
     if best >= 0 and (data["epoch"] == best).any():
         axis.axvline(best + 1, color="gray", ls=":", lw=1.0)
     axis.set_title(f"{title} (dotted: the kept epoch)", fontsize=10)
+    handles, labels = _legend_entries(axes)
     axis.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
     return _save(figure, path)
