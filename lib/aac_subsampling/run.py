@@ -240,8 +240,8 @@ def parse_arguments(argv: list[str] | None = None, *, resolve_jobs: bool = True)
     extra.add_argument(
         "--open-questions",
         action="store_true",
-        help="after the tables, run notebook 05 (padding, batches, the authors' code, attention: "
-        "4 variants x seeds 0-2 x M 1 and 16; about an hour on 2 CPU cores with quick)",
+        help="after the tables, run notebook 05 (batches, padding, the authors' code, attention, a decoder that "
+        "forms sentences: 6 variants x seeds 0-2 x M 1 and 16; several hours on 2 CPU cores with quick)",
     )
     extra.add_argument(
         "--open-questions-only",

@@ -49,21 +49,32 @@ FIGURE_METRICS = ("BLEU4", "METEOR", "ROUGE_L", "CIDEr")
 class Question:
     key: str
     title: str
-    variant: str | None  # the variant compared with the paper's model; None: question (a), decodes only
+    variants: tuple[str, ...] = ()  # each compared with the paper's model; none: question (a), decodes only
 
 
 QUESTIONS: tuple[Question, ...] = (
-    Question("batch", "(a) Does a clip's caption depend on the other clips of its batch?", None),
-    Question("padding", "(b) Zeros or the log-mel value of silence in front of shorter clips?", "silence_padding"),
-    Question("authors_code", "(c) The paper's method or what the authors' code ran?", "authors_code"),
-    Question("attention", "(d) The paper's decoder or an attention decoder?", "attention"),
+    Question("batch", "(a) Does a clip's caption depend on the other clips of its batch?"),
+    Question("padding", "(b) Zeros or the log-mel value of silence in front of shorter clips?", ("silence_padding",)),
+    Question("authors_code", "(c) The paper's method or what the authors' code ran?", ("authors_code",)),
+    Question("attention", "(d) The paper's decoder or an attention decoder?", ("attention",)),
+    Question(
+        "decoder",
+        "(e) The paper's decoder or one that forms sentences (the previous word fed back)?",
+        ("autoregressive", "autoregressive_attention"),
+    ),
+)
+# Question (e)'s second half, the paper's claim asked again of each decoder: the largest M minus the smallest.
+SUBSAMPLING_QUESTION = Question(
+    "decoder_subsampling",
+    "(e) Does sub-sampling hurt a decoder that forms sentences? (largest M minus smallest)",
+    (BASELINE, "autoregressive", "autoregressive_attention"),
 )
 COMPARED_DECODES = ("padded_batched", "packed_alone", "packed_batched")  # each against REFERENCE_DECODE
 
 
 def training_jobs(seeds: Sequence[int], factors: Sequence[int]) -> list[tuple[str, int, int]]:
     """Every (variant, seed, M) the study needs, the slowest (M = 1) first so that parallel lanes balance."""
-    variants = [BASELINE] + [q.variant for q in QUESTIONS if q.variant]
+    variants = [BASELINE] + [v for q in QUESTIONS for v in q.variants]
     return [(v, s, m) for m in sorted(factors) for s in seeds for v in variants]
 
 
@@ -169,11 +180,11 @@ def compare_all(
             ours = _runs(decode_dir(results_dir, decode), seeds, factor)
             rows += _compare("batch", f"{decode} - {REFERENCE_DECODE}", ours, alone, factor, seeds, n_resamples, seed)
         for question in QUESTIONS:
-            if question.variant:
-                ours = _runs(variant_dir(results_dir, question.variant), seeds, factor)
+            for variant in question.variants:
+                ours = _runs(variant_dir(results_dir, variant), seeds, factor)
                 rows += _compare(
                     question.key,
-                    f"{question.variant} - {BASELINE}",
+                    f"{variant} - {BASELINE}",
                     ours,
                     _runs(paper, seeds, factor),
                     factor,
@@ -181,16 +192,36 @@ def compare_all(
                     n_resamples,
                     seed,
                 )
+    if len(set(factors)) > 1:  # the paper's comparison, within each decoder: seed-matched, on the same clips
+        low, high = min(factors), max(factors)
+        for variant in SUBSAMPLING_QUESTION.variants:
+            folder = variant_dir(results_dir, variant)
+            label = f"{variant}: M={high} - M={low}"
+            rows += _compare(
+                SUBSAMPLING_QUESTION.key,
+                label,
+                _runs(folder, seeds, high),
+                _runs(folder, seeds, low),
+                high,
+                seeds,
+                n_resamples,
+                seed,
+            )
     return pd.DataFrame(rows)
 
 
 REPORTED_DECIMALS = 3  # metric differences are reported, and judged, at this precision
 
 
+def signed(value: float) -> str:
+    """``value`` at the reported precision with its sign, a value that rounds to 0 as +0.000 (never -0.000)."""
+    rounded = round(float(value), REPORTED_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return f"{rounded:+.{REPORTED_DECIMALS}f}"
+
+
 def interval_phrase(row: pd.Series) -> str:
     """A paired difference and its interval as the tables show it: +0.012 [-0.003, +0.027]."""
-    d = REPORTED_DECIMALS
-    return f"{row['difference']:+.{d}f} [{row['ci_low']:+.{d}f}, {row['ci_high']:+.{d}f}]"
+    return f"{signed(row['difference'])} [{signed(row['ci_low'])}, {signed(row['ci_high'])}]"
 
 
 def _excludes_zero(frame: pd.DataFrame) -> pd.DataFrame:
@@ -218,23 +249,27 @@ def verdict(comparisons: pd.DataFrame, changed: pd.DataFrame, question: str, fac
                 f"captions differ from the clip decoded alone"
             )
         rows = rows[rows["comparison"] == f"padded_batched - {REFERENCE_DECODE}"]
-    primary = rows[rows["metric"] == PRIMARY_METRIC]
-    if len(primary):
-        parts.append(f"{primary.iloc[0]['comparison']}: {PRIMARY_METRIC} {interval_phrase(primary.iloc[0])}")
-    clear = _excludes_zero(rows)
-    if len(clear):
-        signs = ", ".join(f"{r.metric} {'+' if r.difference > 0 else '-'}" for r in clear.itertuples())
-        parts.append(f"intervals exclude 0 for {len(clear)} of {len(rows)} metrics ({signs})")
-    elif len(rows):
-        parts.append(f"no metric's interval excludes 0 ({len(rows)} metrics)")
+    for comparison, of_comparison in rows.groupby("comparison", sort=False):
+        primary = of_comparison[of_comparison["metric"] == PRIMARY_METRIC]
+        if len(primary):
+            parts.append(f"{comparison}: {PRIMARY_METRIC} {interval_phrase(primary.iloc[0])}")
+        clear = _excludes_zero(of_comparison)
+        if len(clear):
+            signs = ", ".join(f"{r.metric} {'+' if r.difference > 0 else '-'}" for r in clear.itertuples())
+            parts.append(f"intervals exclude 0 for {len(clear)} of {len(of_comparison)} metrics ({signs})")
+        else:
+            parts.append(f"no metric's interval excludes 0 ({len(of_comparison)} metrics)")
     return "; ".join(parts)
 
 
 def verdicts_table(comparisons: pd.DataFrame, changed: pd.DataFrame, factors: Sequence[int]) -> pd.DataFrame:
+    """One row per question and M (the sub-sampling half of (e) at the largest M only, where it is compared)."""
+    asked = [(q, factor) for q in QUESTIONS for factor in sorted(factors)]
+    if len(set(factors)) > 1:
+        asked.append((SUBSAMPLING_QUESTION, max(factors)))
     rows = [
         {"question": q.key, "title": q.title, "M": factor, "verdict": verdict(comparisons, changed, q.key, factor)}
-        for q in QUESTIONS
-        for factor in sorted(factors)
+        for q, factor in asked
     ]
     return pd.DataFrame(rows)
 

@@ -52,6 +52,18 @@ VARIANTS: dict[str, Variant] = {
         {"model": {"decoder": "attention"}},
         "an attention decoder over the last encoder layer's T_L steps (the paper's future work)",
     ),
+    # Question (e). Greedy decoding, as the paper's, so that only the decoder's input differs; beam search is one
+    # more override away ({"decode": {"beam_size": 3}}).
+    "autoregressive": Variant(
+        "autoregressive",
+        {"model": {"decoder": "autoregressive"}},
+        "a decoder that forms sentences: the previous word (teacher forcing in training) beside z at every step",
+    ),
+    "autoregressive_attention": Variant(
+        "autoregressive_attention",
+        {"model": {"decoder": "autoregressive_attention"}},
+        "the previous word, z and an attention context over the last encoder layer at every step",
+    ),
 }
 
 
