@@ -4,11 +4,13 @@ on hand-made per-clip scores, partial publishing, and the engine's --open-questi
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from aac_subsampling import publish
 from aac_subsampling.experiment import layout, runkey
@@ -190,7 +192,9 @@ class FakeWithStudy(FakeNotebooks):
                 variants.default_seeds(parameters["profile"]),
                 variants.DEFAULT_FACTORS,
                 parameters["max_epochs"],
+                questions=parameters["questions"],
             )
+            self.questions = parameters["questions"]
             write_json(variants.study_record_path(results), {"key": key})
             return
         super().__call__(notebook, output, parameters, kernel)
@@ -210,3 +214,66 @@ def test_engine_runs_the_study_after_the_tables_or_alone(tmp_path, corpus):
     assert parse_arguments(["--open-questions-only"]).open_questions_only
     with pytest.raises(SystemExit):
         parse_arguments(["--open-questions", "--open-questions-only"])
+    one = FakeWithStudy()
+    Engine(
+        RunOptions(**{**options, "results_dir": tmp_path / "other"}, open_questions_only=True, questions=["decoder"]),
+        executor=one,
+    ).run()
+    assert [c[0][:2] for c in one.calls] == ["05"] and one.questions == ["decoder"]  # another study: rerun
+
+
+def test_questions_are_chosen_by_key_and_need_the_study(capsys):
+    assert parse_arguments(["--open-questions-only", "--questions", "decoder", "batch"]).questions == [
+        "decoder",
+        "batch",
+    ]
+    for argv in (["--questions", "decoder"], ["--open-questions", "--questions", "spice"]):
+        with pytest.raises(SystemExit):
+            parse_arguments(argv)
+    assert "--open-questions" in capsys.readouterr().err
+    assert study.study_variants(["decoder"]) == ["paper", "autoregressive", "autoregressive_attention"]
+    assert {v for v, _, _ in study.training_jobs([0], [1, 16], ["padding"])} == {"paper", "silence_padding"}
+    with pytest.raises(ValueError, match="unknown question\\(s\\) \\['spice'\\]"):
+        study.selected_questions(["spice"])
+
+
+def test_a_study_of_question_e_alone_needs_no_batch_decodes(study_folder):
+    results, _ = study_folder
+    for decode in batch.DECODES:  # question (a) not asked: its decodes are not read
+        shutil.rmtree(batch.decode_dir(results, decode))
+    written = study.write_study(
+        results, [0, 1], [1, 16], [], {"key": {}}, n_resamples=50, figure=False, questions=["decoder"]
+    )
+    assert set(written.comparisons["question"]) == {"decoder", "decoder_subsampling"}
+    assert set(written.verdicts["question"]) == {"decoder", "decoder_subsampling"}
+    assert written.changed.empty and study.study_record(results)["questions"] == ["decoder"]
+
+
+def _main_training(results: Path, key: dict, model: bytes | None = None) -> Path:
+    record = layout.training_record(results, 0, 16)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    if model is None:
+        torch.save({"weight": torch.zeros(2)}, record.parent / layout.MODEL_FILE)
+    else:
+        (record.parent / layout.MODEL_FILE).write_bytes(model)
+    write_json(record, {"key": key, "steps": 100})
+    return record
+
+
+def test_the_baseline_reuses_the_main_sweeps_training_when_its_key_matches(tmp_path):
+    key = {"stage": "training", "M": 16, "seed": 0}
+    main = _main_training(tmp_path, key)
+    copied = layout.training_record(variants.variant_dir(tmp_path, variants.BASELINE), 0, 16)
+    assert not variants.reuse_main_training(tmp_path, "attention", 0, 16, key)  # a variant trains its own
+    assert not variants.reuse_main_training(tmp_path, variants.BASELINE, 0, 16, key | {"seed": 1})
+    assert not copied.exists()
+    assert variants.reuse_main_training(tmp_path, variants.BASELINE, 0, 16, key)
+    assert variants.is_current(copied, key)
+    assert (copied.parent / layout.MODEL_FILE).read_bytes() == (main.parent / layout.MODEL_FILE).read_bytes()
+
+
+def test_a_main_training_whose_model_does_not_load_is_not_reused(tmp_path):
+    key = {"stage": "training", "M": 16, "seed": 0}
+    _main_training(tmp_path, key, model=b"PK\x03\x04 truncated")
+    assert not variants.reuse_main_training(tmp_path, variants.BASELINE, 0, 16, key)
+    assert not variants.is_current(layout.training_record(tmp_path, 0, 16), key)

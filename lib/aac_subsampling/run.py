@@ -39,6 +39,7 @@ from aac_subsampling.base.progress import text_progress_for_children
 from aac_subsampling.experiment import folders, layout, runkey
 from aac_subsampling.experiment.leftovers import old_layout_files, remove_old_layout, remove_stale_scratch
 from aac_subsampling.experiment.profiles import PROFILES, SUBSAMPLING_FACTORS, get_profile
+from aac_subsampling.open_questions.variants import QUESTION_KEYS
 
 NOTEBOOKS = {
     "prepare": "01_data_preparation",
@@ -72,6 +73,7 @@ class RunOptions:
     preflight: bool = True
     open_questions: bool = False  # also run notebook 05 (its seeds and M are the notebook's defaults)
     open_questions_only: bool = False  # data preparation and notebook 05, no main sweep
+    questions: list[str] | None = None  # notebook 05's questions by key (open_questions.study.QUESTION_KEYS); None: all
     skip_bad: bool = False  # notebook 01 leaves out development clips the reader finds bad (docs/bad_inputs.md)
     executor: str = "local"  # "slurm": trainings and evaluations as cluster jobs (aac_subsampling.cluster)
     cluster: Any = None  # cluster.ClusterSettings with --executor slurm (defaults when None)
@@ -246,7 +248,17 @@ def parse_arguments(argv: list[str] | None = None, *, resolve_jobs: bool = True)
     extra.add_argument(
         "--open-questions-only",
         action="store_true",
-        help="data preparation and notebook 05 only (it trains its own baseline runs)",
+        help="data preparation and notebook 05 only (its baseline reuses the main sweep's trainings where their "
+        "settings match, and trains them otherwise)",
+    )
+    parser.add_argument(
+        "--questions",
+        nargs="+",
+        choices=QUESTION_KEYS,
+        metavar="KEY",
+        help="notebook 05 asks only these questions: batch (a), padding (b), authors_code (c), attention (d), decoder "
+        "(e); default all. E.g. --open-questions-only --questions decoder trains the paper's model and the two "
+        "autoregressive decoders only",
     )
     parser.add_argument(
         "--skip-bad",
@@ -263,6 +275,8 @@ def parse_arguments(argv: list[str] | None = None, *, resolve_jobs: bool = True)
     chosen_seeds = _flat(args.seeds) if args.seeds is not None else [args.seed if args.seed is not None else 0]
     if (why := _unrunnable_factors(_flat(args.factors))) is not None:
         parser.error(why)
+    if args.questions and not (args.open_questions or args.open_questions_only):
+        parser.error("--questions chooses notebook 05's questions: add --open-questions or --open-questions-only")
     if args.skip_bad and "skip_bad" not in notebook_parameters(NOTEBOOKS["prepare"]):
         parser.error(
             f"--skip-bad: notebooks/{NOTEBOOKS['prepare']}.ipynb takes no skip_bad parameter, so this run could not "
@@ -287,6 +301,7 @@ def parse_arguments(argv: list[str] | None = None, *, resolve_jobs: bool = True)
             preflight=args.preflight,
             open_questions=args.open_questions,
             open_questions_only=args.open_questions_only,
+            questions=args.questions,
             skip_bad=args.skip_bad,
             executor=args.executor,
             cluster=cluster.settings_from_arguments(args),
@@ -393,8 +408,9 @@ def open_questions_stage(options: RunOptions) -> Stage:
             variants.default_seeds(options.profile),
             variants.DEFAULT_FACTORS,
             options.max_epochs,
+            questions=options.questions,
         ),
-        _common_parameters(options),
+        {**_common_parameters(options), "questions": options.questions},
     )
 
 
@@ -703,10 +719,11 @@ def run_preflight(options: RunOptions) -> bool:
     factors = list(options.factors) if main_sweep else []
     extra = 0
     if options.open_questions or options.open_questions_only:
-        from aac_subsampling.open_questions import variants
+        from aac_subsampling.open_questions import study, variants
 
         factors += variants.DEFAULT_FACTORS
-        extra = len(variants.VARIANTS) * len(variants.default_seeds(options.profile)) * len(variants.DEFAULT_FACTORS)
+        trained = len(study.study_variants(options.questions))
+        extra = trained * len(variants.default_seeds(options.profile)) * len(variants.DEFAULT_FACTORS)
     report = preflight.run_checks(
         options.profile,
         options.data_dir,

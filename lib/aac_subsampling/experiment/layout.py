@@ -26,6 +26,7 @@ TRAINING_RECORD = "training.json"
 EVALUATION_RECORD = "evaluation.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 MODEL_FILE = "model.pt"
+TRAINING_FIGURE = "training_history.png"  # notebook 02 draws it beside the model
 PREDICTIONS_FILE = "predictions.csv"
 BOOTSTRAP_FILE = "bootstrap_ci.csv"
 METRICS_STEM = "metrics"  # metrics_per_clip.csv, metrics_stats.csv

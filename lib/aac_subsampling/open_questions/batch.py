@@ -136,4 +136,5 @@ def changed_captions_table(records: list[dict[str, Any]]) -> pd.DataFrame:
         for r in records
         for d in r["decodes"]
     ]
-    return pd.DataFrame(rows).sort_values(["M", "decode", "seed"]).reset_index(drop=True)
+    columns = ["seed", "M", "decode", "sequence_mode", "batch_size", "n_clips", "n_changed", "share_changed"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["M", "decode", "seed"]).reset_index(drop=True)

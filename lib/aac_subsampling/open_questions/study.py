@@ -31,6 +31,7 @@ from aac_subsampling.open_questions.batch import REFERENCE_DECODE, changed_capti
 from aac_subsampling.open_questions.variants import (
     BASELINE,
     DEFAULT_RESAMPLES,
+    QUESTION_KEYS,
     STUDY_RECORD,
     open_questions_dir,
     study_record_path,
@@ -70,12 +71,34 @@ SUBSAMPLING_QUESTION = Question(
     (BASELINE, "autoregressive", "autoregressive_attention"),
 )
 COMPARED_DECODES = ("padded_batched", "packed_alone", "packed_batched")  # each against REFERENCE_DECODE
+assert QUESTION_KEYS == tuple(q.key for q in QUESTIONS), "variants.QUESTION_KEYS lists the questions in order"
 
 
-def training_jobs(seeds: Sequence[int], factors: Sequence[int]) -> list[tuple[str, int, int]]:
+def selected_questions(questions: Sequence[str] | None = None) -> tuple[Question, ...]:
+    """The questions asked, in the study's order: every one (None), or those named by key (e.g. ``["decoder"]``,
+    to ask question (e) alone: the baseline and its two variants, not the other three)."""
+    if questions is None:
+        return QUESTIONS
+    unknown = sorted(set(questions) - set(QUESTION_KEYS))
+    if unknown or not questions:
+        raise ValueError(f"unknown question(s) {unknown or list(questions)}; choose from {list(QUESTION_KEYS)}")
+    return tuple(q for q in QUESTIONS if q.key in questions)
+
+
+def study_variants(questions: Sequence[str] | None = None) -> list[str]:
+    """The variants the asked questions train: the paper's model (every comparison's baseline) and theirs."""
+    return [BASELINE] + [v for q in selected_questions(questions) for v in q.variants]
+
+
+def asks(question: str, questions: Sequence[str] | None) -> bool:
+    return any(q.key == question for q in selected_questions(questions))
+
+
+def training_jobs(
+    seeds: Sequence[int], factors: Sequence[int], questions: Sequence[str] | None = None
+) -> list[tuple[str, int, int]]:
     """Every (variant, seed, M) the study needs, the slowest (M = 1) first so that parallel lanes balance."""
-    variants = [BASELINE] + [v for q in QUESTIONS for v in q.variants]
-    return [(v, s, m) for m in sorted(factors) for s in seeds for v in variants]
+    return [(v, s, m) for m in sorted(factors) for s in seeds for v in study_variants(questions)]
 
 
 def _job(
@@ -109,11 +132,12 @@ def run_trainings(
     device: str = "auto",
     max_epochs: int | None = None,
     jobs: int = 1,
+    questions: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Train and evaluate every variant (reusing current records), ``jobs`` at a time; one progress line per job
     as it ends. Returns the timings (seconds of training, over all calls, and of this call), one row per job:
     the notebook shows them once, as a table."""
-    todo = training_jobs(seeds, factors)
+    todo = training_jobs(seeds, factors, questions)
     jobs = max(1, min(int(jobs), len(todo)))
     threads = max(1, (os.cpu_count() or 1) // jobs)
     arguments = [(profile, v, m, s, str(results_dir), device, max_epochs, threads) for v, s, m in todo]
@@ -169,17 +193,25 @@ def _compare(
 
 
 def compare_all(
-    results_dir: Path | str, seeds: Sequence[int], factors: Sequence[int], n_resamples: int = 1000, seed: int = 0
+    results_dir: Path | str,
+    seeds: Sequence[int],
+    factors: Sequence[int],
+    n_resamples: int = 1000,
+    seed: int = 0,
+    questions: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Every paired comparison of the study (one row per question, comparison, M and metric)."""
+    """Every paired comparison of the asked questions (one row per question, comparison, M and metric)."""
     rows: list[dict[str, Any]] = []
     paper = variant_dir(results_dir, BASELINE)
     for factor in sorted(factors):
-        alone = _runs(decode_dir(results_dir, REFERENCE_DECODE), seeds, factor)
-        for decode in COMPARED_DECODES:
-            ours = _runs(decode_dir(results_dir, decode), seeds, factor)
-            rows += _compare("batch", f"{decode} - {REFERENCE_DECODE}", ours, alone, factor, seeds, n_resamples, seed)
-        for question in QUESTIONS:
+        if asks("batch", questions):
+            alone = _runs(decode_dir(results_dir, REFERENCE_DECODE), seeds, factor)
+            for decode in COMPARED_DECODES:
+                ours = _runs(decode_dir(results_dir, decode), seeds, factor)
+                rows += _compare(
+                    "batch", f"{decode} - {REFERENCE_DECODE}", ours, alone, factor, seeds, n_resamples, seed
+                )
+        for question in selected_questions(questions):
             for variant in question.variants:
                 ours = _runs(variant_dir(results_dir, variant), seeds, factor)
                 rows += _compare(
@@ -192,7 +224,7 @@ def compare_all(
                     n_resamples,
                     seed,
                 )
-    if len(set(factors)) > 1:  # the paper's comparison, within each decoder: seed-matched, on the same clips
+    if len(set(factors)) > 1 and asks("decoder", questions):  # the paper's comparison within each decoder
         low, high = min(factors), max(factors)
         for variant in SUBSAMPLING_QUESTION.variants:
             folder = variant_dir(results_dir, variant)
@@ -262,10 +294,16 @@ def verdict(comparisons: pd.DataFrame, changed: pd.DataFrame, question: str, fac
     return "; ".join(parts)
 
 
-def verdicts_table(comparisons: pd.DataFrame, changed: pd.DataFrame, factors: Sequence[int]) -> pd.DataFrame:
-    """One row per question and M (the sub-sampling half of (e) at the largest M only, where it is compared)."""
-    asked = [(q, factor) for q in QUESTIONS for factor in sorted(factors)]
-    if len(set(factors)) > 1:
+def verdicts_table(
+    comparisons: pd.DataFrame,
+    changed: pd.DataFrame,
+    factors: Sequence[int],
+    questions: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """One row per asked question and M (the sub-sampling half of (e) at the largest M only, where it is
+    compared)."""
+    asked = [(q, factor) for q in selected_questions(questions) for factor in sorted(factors)]
+    if len(set(factors)) > 1 and asks("decoder", questions):
         asked.append((SUBSAMPLING_QUESTION, max(factors)))
     rows = [
         {"question": q.key, "title": q.title, "M": factor, "verdict": verdict(comparisons, changed, q.key, factor)}
@@ -312,15 +350,16 @@ def write_study(
     record: dict[str, Any],
     n_resamples: int = DEFAULT_RESAMPLES,
     figure: bool = True,
+    questions: Sequence[str] | None = None,
 ) -> StudyResults:
     """Compare, write the tables, the verdicts, the figure and ``study.json`` (``record``: what to keep in it,
     with the study's run key, :func:`.variants.study_key`)."""
     from aac_subsampling.experiment.pipeline import write_json
 
     folder = open_questions_dir(results_dir)
-    comparisons = compare_all(results_dir, seeds, factors, n_resamples)
+    comparisons = compare_all(results_dir, seeds, factors, n_resamples, questions=questions)
     changed = changed_captions_table(decode_records)
-    verdicts = verdicts_table(comparisons, changed, factors)
+    verdicts = verdicts_table(comparisons, changed, factors, questions)
     comparisons.to_csv(folder / COMPARISONS_FILE, index=False, float_format="%.6g")
     changed.to_csv(folder / CHANGED_FILE, index=False, float_format="%.6g")
     verdicts.to_csv(folder / VERDICTS_FILE, index=False)
@@ -334,7 +373,14 @@ def write_study(
         drawn.savefig(figure_path, dpi=120, bbox_inches="tight")
         plt.close(drawn)
     write_json(
-        folder / STUDY_RECORD, {**record, "seeds": list(seeds), "M": sorted(factors), "n_resamples": n_resamples}
+        folder / STUDY_RECORD,
+        {
+            **record,
+            "seeds": list(seeds),
+            "M": sorted(factors),
+            "n_resamples": n_resamples,
+            "questions": [q.key for q in selected_questions(questions)],
+        },
     )
     return StudyResults(comparisons, changed, verdicts, figure_path)
 

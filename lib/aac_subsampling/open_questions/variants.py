@@ -10,11 +10,13 @@ reused and a changed one is redone.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aac_subsampling import __version__
+from aac_subsampling.base.atomic import atomic_path
 from aac_subsampling.base.paths import from_project
 from aac_subsampling.experiment import layout, runkey
 from aac_subsampling.method.config import authors_code_overrides
@@ -25,6 +27,9 @@ STUDY_RECORD = "study.json"  # written last, with the study's run key
 DEFAULT_FACTORS = (1, 16)  # the M values every question is asked at
 DEFAULT_BATCH_SIZE = 16  # question (a)'s batched decodes
 DEFAULT_RESAMPLES = 1000
+# The study's questions, (a) to (e), by key (their titles and variants: open_questions.study.QUESTIONS). Here, in a
+# module without pandas, so that ./run_all.sh can check --questions before anything heavy is imported.
+QUESTION_KEYS = ("batch", "padding", "authors_code", "attention", "decoder")
 
 
 @dataclass(frozen=True)
@@ -116,14 +121,42 @@ def train_and_evaluate(
     expected = expected_training_key(profile, variant, factor, seed, results_dir, max_epochs)
     training_record = layout.training_record(folder, seed, factor)
     shared = dict(seed=seed, device=device, progress=progress, max_epochs=max_epochs, overrides=overrides)
-    if runkey.read_key(training_record) != expected:
+    if not is_current(training_record, expected) and not reuse_main_training(
+        results_dir, variant, seed, factor, expected
+    ):
         train_subsampling_model(profile, factor, folder, prepared_dir=results_dir, **shared)
     evaluation_record = layout.evaluation_record(folder, seed, factor)
-    if runkey.read_key(evaluation_record) != runkey.evaluation_key(training_record, bootstrap_resamples):
+    if not is_current(evaluation_record, runkey.evaluation_key(training_record, bootstrap_resamples)):
         evaluate_subsampling_model(
             profile, factor, folder, prepared_dir=results_dir, bootstrap_resamples=bootstrap_resamples, **shared
         )
     return json.loads(evaluation_record.read_text())
+
+
+def is_current(record: Path, expected: dict[str, Any]) -> bool:
+    """A stage is reused when its record holds these settings' key and the files it stands for load (a killed
+    copy or a truncated checkpoint is redone), as the run engine's stages are."""
+    return runkey.read_key(record) == expected and runkey.artefact_problem(record) is None
+
+
+def reuse_main_training(results_dir: Path, variant: str, seed: int, factor: int, expected: dict[str, Any]) -> bool:
+    """The baseline variant is the main sweep's model: when the main results folder holds that training (the same
+    key, a model that loads), copy it into the variant's folder instead of training it again (M = 1 costs about
+    half an hour on 2 CPU cores). True when copied. The record is copied last, so an interrupted copy is redone."""
+    if get_variant(variant).overrides:
+        return False
+    main_record = layout.training_record(results_dir, seed, factor)
+    if not is_current(main_record, expected):
+        return False
+    target = layout.training_record(variant_dir(results_dir, variant), seed, factor).parent
+    target.mkdir(parents=True, exist_ok=True)
+    for name in (layout.MODEL_FILE, layout.TRAINING_FIGURE, layout.TRAINING_RECORD):
+        source = main_record.parent / name
+        if source.is_file():
+            with atomic_path(target / name) as temporary:
+                shutil.copy2(source, temporary)
+    print(f"{variant} seed={seed} M={factor}: the main sweep's training, reused", flush=True)
+    return True
 
 
 def default_seeds(profile: str) -> list[int]:
@@ -143,9 +176,12 @@ def study_key(
     max_epochs: int | None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     n_resamples: int = DEFAULT_RESAMPLES,
+    questions: list[str] | tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """What the study's tables depend on; the run engine reruns notebook 05 when it changes."""
+    """What the study's tables depend on; the run engine reruns notebook 05 when it changes. ``questions``: the
+    keys of the questions asked (:data:`.study.QUESTION_KEYS`), None for all."""
     return {
+        "questions": None if questions is None else sorted(questions),
         "stage": "open_questions",
         "profile": profile,
         "seeds": [int(s) for s in seeds],
