@@ -66,3 +66,15 @@ def corpus(tmp_path):
     for split in ("development", "evaluation"):
         (data / f"clotho_captions_{split}.csv").write_text("file_name,caption_1\na.wav,a dog barks\n")
     return data
+
+
+@pytest.fixture
+def kept_figures(monkeypatch):
+    """The figures aac_subsampling.analysis.figures draws, kept open instead of closed after saving."""
+    from aac_subsampling.analysis import figures
+
+    kept, close = [], figures.plt.close
+    monkeypatch.setattr(figures.plt, "close", kept.append)
+    yield kept
+    for figure in kept:
+        close(figure)

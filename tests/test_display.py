@@ -270,16 +270,6 @@ def test_notebook_03_evaluates_every_m_trained_for_its_seed(tmp_path):
 # ------------------------------------------------------------------------------------------------ figures
 
 
-@pytest.fixture
-def kept_figures(monkeypatch):
-    """The figures the functions draw, kept open instead of closed after saving."""
-    kept, close = [], figures.plt.close
-    monkeypatch.setattr(figures.plt, "close", kept.append)
-    yield kept
-    for figure in kept:
-        close(figure)
-
-
 def _histories(steps_per_epoch: int = 25) -> pd.DataFrame:
     rows = []
     for factor in (1, 16):

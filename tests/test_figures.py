@@ -158,16 +158,6 @@ CASES = {
 
 
 @pytest.fixture
-def kept_figures(monkeypatch):
-    """The figures the functions draw, kept open instead of closed after saving."""
-    kept, close = [], figures.plt.close
-    monkeypatch.setattr(figures.plt, "close", kept.append)
-    yield kept
-    for figure in kept:
-        close(figure)
-
-
-@pytest.fixture
 def drawing(monkeypatch):
     """What drew: the seaborn calls (name, keyword arguments) and the matplotlib data-drawing calls made from
     figures.py itself (seaborn's own calls to matplotlib are not counted)."""
