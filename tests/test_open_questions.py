@@ -231,6 +231,7 @@ def test_questions_are_chosen_by_key_and_need_the_study(capsys):
         with pytest.raises(SystemExit):
             parse_arguments(argv)
     assert "--open-questions" in capsys.readouterr().err
+    assert variants.QUESTION_KEYS == tuple(q.key for q in study.QUESTIONS)  # the option's choices, in order
     assert study.study_variants(["decoder"]) == ["paper", "autoregressive", "autoregressive_attention"]
     assert {v for v, _, _ in study.training_jobs([0], [1, 16], ["padding"])} == {"paper", "silence_padding"}
     with pytest.raises(ValueError, match="unknown question\\(s\\) \\['spice'\\]"):

@@ -71,7 +71,6 @@ SUBSAMPLING_QUESTION = Question(
     (BASELINE, "autoregressive", "autoregressive_attention"),
 )
 COMPARED_DECODES = ("padded_batched", "packed_alone", "packed_batched")  # each against REFERENCE_DECODE
-assert QUESTION_KEYS == tuple(q.key for q in QUESTIONS), "variants.QUESTION_KEYS lists the questions in order"
 
 
 def selected_questions(questions: Sequence[str] | None = None) -> tuple[Question, ...]:
