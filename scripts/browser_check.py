@@ -67,12 +67,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from aac_subsampling.base.progress import TEXT_PROGRESS_ENV  # set, the kernel would draw text bars
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_NOTEBOOK = "notebooks/01_data_preparation.ipynb"
 EXPECTED_KERNEL = "Python (aac-subsampling)"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 HOST = "127.0.0.1"
-TEXT_PROGRESS_ENV = "AAC_TEXT_PROGRESS"  # base/progress.py: set, the kernel would draw text bars, not widgets
 # JupyterLab user settings written into the temporary settings folder: nothing may save the notebook, no news
 # toast may cover it, every cell is in the page (so the checks and the screenshot see them all), and each
 # cell's run time is recorded in the (unsaved) model for the report.
