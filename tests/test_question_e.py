@@ -118,3 +118,20 @@ def test_decoder_table_reads_each_decoders_folder(tmp_path):
     assert len(examples) == 3 and set(examples["autoregressive"]) <= {"a dog dog barks", "a dog barks"}
     with pytest.raises(FileNotFoundError, match="seed\\(s\\) \\[2\\] at M=1"):
         decoders.decoder_table(results, [0, 2], [1], n_resamples=10)
+
+
+def test_the_facts_of_a_study_take_its_seeds_only(tmp_path):
+    """A variant's folder may hold runs of more seeds than the study asks for (an earlier, larger study)."""
+    from aac_subsampling.analysis.facts import facts_table
+    from aac_subsampling.data.synthetic.facts import FACT_NAMES
+
+    folder = write_fake_results(tmp_path / "results", seeds=(0, 1), factors=(16,), n_clips=10)
+    for seed, value in ((0, 1.0), (1, 0.0)):
+        frame = pd.DataFrame({name: value for name in FACT_NAMES}, index=pd.Index(CLIPS[:10], name="clip_id"))
+        frame.to_csv(layout.facts(folder, seed, 16))
+    recall = facts_table(folder, n_resamples=20)
+    recall = recall[recall["fact"] == "event_recall"].iloc[0]
+    assert (recall["mean"], recall["n_seeds"]) == (0.5, 2)
+    only_0 = facts_table(folder, n_resamples=20, seeds=[0])
+    only_0 = only_0[only_0["fact"] == "event_recall"].iloc[0]
+    assert (only_0["mean"], only_0["n_seeds"]) == (1.0, 1)

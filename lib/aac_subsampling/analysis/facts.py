@@ -9,6 +9,7 @@ way, so the table shows what a caption that ignores the audio gets right by chan
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -40,11 +41,20 @@ def _weighted_nanmean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return np.where(total > 0, weights[:, finite] @ values[finite] / total, np.nan)
 
 
-def facts_table(results_dir: Path | str, *, n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95):
+def facts_table(
+    results_dir: Path | str,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    seeds: Collection[int] | None = None,
+):
     """``facts.csv``: one row per (fact, system): each evaluated M (``system`` "M=<m>") and each floor. Empty
-    when no run has facts (a corpus without ground truth, e.g. Clotho)."""
+    when no run has facts (a corpus without ground truth, e.g. Clotho). ``seeds``: only those runs (None: all)."""
     runs: dict[tuple[str, int | None], list[pd.DataFrame]] = {}
     for run_seed, factor in layout.completed_runs(results_dir):
+        if seeds is not None and run_seed not in seeds:
+            continue
         path = layout.facts(results_dir, run_seed, factor)
         if path.is_file():
             runs.setdefault((f"M={factor}", factor), []).append(read_facts(path))

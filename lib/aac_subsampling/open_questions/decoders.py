@@ -60,7 +60,7 @@ def decoder_table(
         folder = variant_dir(results_dir, decoder)
         records = {key: r for key, r in load_evaluation_records(folder).items() if key[0] in seeds}
         dependence = audio_dependence(folder, records, n_resamples=n_resamples, seed=seed)
-        facts = facts_table(folder, n_resamples=n_resamples, seed=seed)
+        facts = facts_table(folder, n_resamples=n_resamples, seed=seed, seeds=seeds)
         for factor in sorted(factors):
             missing = [s for s in seeds if (s, factor) not in records]
             if missing:
