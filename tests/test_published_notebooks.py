@@ -19,8 +19,6 @@ SKIPPED_TAGS = {"parameters", "injected-parameters"}
 STALE = {
     ("quick", "05_open_questions"): "the published study predates question (e): "
     "./run_all.sh --open-questions-only --publish (several hours on 2 CPU cores)",
-    ("long", "*"): "published before the layer folders and the reader's notebooks: "
-    "./run_all.sh --profile long --publish (a GPU: benchmarks/gpu_long.py)",
     ("paper_dry_run", "*"): "a dry run on Clotho v1's captions, published before the reader's notebooks",
 }
 

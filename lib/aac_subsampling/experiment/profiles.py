@@ -1,5 +1,5 @@
 """Run profiles: ``smoke`` (CI, seconds), ``quick`` (offline default, trains until the models listen), ``long``
-(Clotho-length synthetic clips, about an hour on 2 CPU cores), and the two reproductions on Clotho v1 (GPU):
+(Clotho-length synthetic clips, about 11 minutes on 2 CPU cores), and the two reproductions on Clotho v1 (GPU):
 ``paper`` (the paper's settings as written) and ``as_run`` (what the authors' runs behind the paper's numbers
 used; ``authors_code`` is another name for it).
 
@@ -111,17 +111,17 @@ PROFILES: dict[str, Profile] = {
         needs_gpu=False,
         overrides={
             # Clotho's clip lengths (15-30 s, T = 1292-2584) with the paper's model, so that M = 16 leaves the
-            # last layer 5-10 steps as in the paper. The paper's model reads about 5 ms of CPU time per frame
-            # summed over the five M (2 cores), and the 120 development clips hold about 235k frames: about
-            # 20 min per epoch for all five M. Three epochs (45 steps of 8 clips per M) make the hour this
-            # profile may take on a CPU: enough to measure the regime's cost and Table 2, too little to learn
-            # the captions (the quick profile needed about 500 steps). On a GPU the same hour is many more
-            # epochs: there, raise max_epochs here (a run key records it).
+            # last layer 5-10 steps as in the paper. Three epochs (45 steps of 8 clips per M) were sized for an
+            # hour on 2 CPU cores, before training flushed denormal floats to zero; measured since
+            # (docs/results.md, the long profile's cost): an epoch takes 127-130 s at M = 1 and 34-35 s at
+            # M = 16, two trainings at a time, and the whole run 11 min. Enough to measure the regime's cost and
+            # Table 2, too little to learn the captions (the quick profile needed 500-1000 steps, 1.2-2.4 h for
+            # M = 1 alone here). On a GPU, raise max_epochs here (a run key records it).
             "features": {"standardise": True},
             "train": {"max_epochs": 3, "patience": 100, "learning_rate": 1e-3, "batch_size": 8, "validate_every": 1},
         },
         description="Clotho-length synthetic clips (15-30 s) whose captions state the order and count of events; "
-        "all five M in about an hour on 2 CPU cores.",
+        "all five M in about 11 minutes on 2 CPU cores.",
     ),
     "paper": Profile(
         name="paper",
