@@ -19,7 +19,6 @@ SKIPPED_TAGS = {"parameters", "injected-parameters"}
 STALE = {
     ("quick", "05_open_questions"): "the published study predates question (e): "
     "./run_all.sh --open-questions-only --publish (several hours on 2 CPU cores)",
-    ("paper_dry_run", "*"): "a dry run on Clotho v1's captions, published before the reader's notebooks",
 }
 
 
