@@ -296,14 +296,15 @@ def cell_seconds(cell: dict[str, Any]) -> float | None:
         return None
 
 
+def notebook_code_cells(notebook: dict[str, Any]) -> list[dict[str, Any]]:
+    """The code cells of a notebook's model (nbformat JSON), in order: the cells every check numbers from 1."""
+    return [cell for cell in notebook.get("cells", []) if cell.get("cell_type") == "code"]
+
+
 def widget_outputs(notebook: dict[str, Any]) -> int:
     """How many outputs of an executed notebook's model are widgets (the progress bars, live)."""
-    return sum(
-        WIDGET_MIME in output.get("data", {})
-        for cell in notebook.get("cells", [])
-        if cell.get("cell_type") == "code"
-        for output in cell.get("outputs", [])
-    )
+    cells = notebook_code_cells(notebook)
+    return sum(WIDGET_MIME in output.get("data", {}) for cell in cells for output in cell.get("outputs", []))
 
 
 def notebook_problems(notebook: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -312,7 +313,7 @@ def notebook_problems(notebook: dict[str, Any]) -> tuple[list[str], list[str]]:
     among the code cells, from 1."""
     errors: list[str] = []
     notes: list[str] = []
-    code_cells = [cell for cell in notebook.get("cells", []) if cell.get("cell_type") == "code"]
+    code_cells = notebook_code_cells(notebook)
     for index, cell in enumerate(code_cells, start=1):
         if not "".join(cell.get("source", "")).strip():
             continue
@@ -341,7 +342,7 @@ def nan_outputs(notebook: dict[str, Any]) -> list[str]:
     per cell with an excerpt around the first one. Read: the text/plain and text/html of results and displays
     (of HTML, the text a reader sees) and streams. Cells are numbered among the code cells, from 1."""
     found: list[str] = []
-    code_cells = [cell for cell in notebook.get("cells", []) if cell.get("cell_type") == "code"]
+    code_cells = notebook_code_cells(notebook)
     for index, cell in enumerate(code_cells, start=1):
         for text in _output_texts(cell):
             match = NAN_PATTERN.search(text)
@@ -359,18 +360,13 @@ def html_text(markup: str) -> str:
 def _output_texts(cell: dict[str, Any]):
     for output in cell.get("outputs", []):
         if output.get("output_type") == "stream":
-            yield _joined(output.get("text", ""))
+            yield "".join(output.get("text", ""))
         elif output.get("output_type") in ("execute_result", "display_data"):
             data = output.get("data", {})
             if "text/plain" in data:
-                yield _joined(data["text/plain"])
+                yield "".join(data["text/plain"])
             if "text/html" in data:
-                yield html_text(_joined(data["text/html"]))
-
-
-def _joined(text: str | list[str]) -> str:
-    """nbformat keeps multi-line text as one string or as a list of lines."""
-    return text if isinstance(text, str) else "".join(text)
+                yield html_text("".join(data["text/html"]))
 
 
 def _excerpt(text: str, start: int, end: int, context: int = 40) -> str:
@@ -736,7 +732,7 @@ def notebooks_not_run(notebooks: list[Path], results: list[NotebookResult]) -> l
 
 
 def _slowest(notebook: dict[str, Any], count: int = 3) -> list[str]:
-    code_cells = [cell for cell in notebook.get("cells", []) if cell.get("cell_type") == "code"]
+    code_cells = notebook_code_cells(notebook)
     timed = [(cell_seconds(cell), index) for index, cell in enumerate(code_cells, start=1)]
     timed = sorted(((s, i) for s, i in timed if s is not None), reverse=True)[:count]
     return [f"code cell {index} {seconds:.1f} s" for seconds, index in timed]
@@ -784,7 +780,7 @@ def report(notebooks: list[Path], results: list[NotebookResult], failure: str | 
     (``failure``: what stopped the check outside a notebook); whether all passed."""
     for result in results:
         path = _lab_path(result.notebook)
-        code_cells = [cell for cell in result.model.get("cells", []) if cell.get("cell_type") == "code"]
+        code_cells = notebook_code_cells(result.model)
         ran = sum(cell.get("execution_count") is not None for cell in code_cells)
         print(f"browser_check: {path}: {'FAILED' if result.errors else 'OK'}; {ran} of {len(code_cells)} code "
               f"cells ran in {result.seconds:.1f} s; slowest: {', '.join(_slowest(result.model)) or '-'}; "

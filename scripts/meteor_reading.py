@@ -11,7 +11,6 @@ columns is what the stutter alone costs. A diagnostic of published results, not 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -22,9 +21,8 @@ from aac_subsampling.analysis.records import load_predictions, reference_columns
 from aac_subsampling.evaluation.evaluate import evaluate_captions
 from aac_subsampling.evaluation.java import find_java
 from aac_subsampling.evaluation.meteor import METEOR_STAT_COLUMNS, MeteorScorer, meteor_from_stats
+from aac_subsampling.experiment import layout
 from aac_subsampling.publish import published_dir
-
-RUN_DIR = re.compile(r"seed(?P<seed>\d+)/M(?P<M>\d+)$")
 
 
 def run_row(folder: Path, seed: int, factor: int, meteor: MeteorScorer) -> dict[str, float]:
@@ -46,16 +44,12 @@ def run_row(folder: Path, seed: int, factor: int, meteor: MeteorScorer) -> dict[
 
 def meteor_reading(folder: Path, meteor: MeteorScorer) -> pd.DataFrame:
     """Rows per M (seed means, with the seeds counted) and one for the constant caption."""
-    runs = sorted(
-        p for p in folder.glob("seed*/M*") if RUN_DIR.search(p.as_posix()) and (p / "predictions.csv").is_file()
-    )
+    runs = layout.completed_runs(folder)
     if not runs:
-        raise SystemExit(f"no seed*/M*/predictions.csv under {folder}")
+        raise SystemExit(f"no evaluated run (seed*/M*/{layout.EVALUATION_RECORD}) under {folder}")
     rows = []
-    for run in runs:
-        match = RUN_DIR.search(run.as_posix())
-        print(f"scoring {run.relative_to(folder)}", file=sys.stderr, flush=True)
-        seed, factor = int(match["seed"]), int(match["M"])
+    for seed, factor in runs:
+        print(f"scoring seed {seed}, M = {factor}", file=sys.stderr, flush=True)
         rows.append({"M": factor, "seed": seed, **run_row(folder, seed, factor, meteor)})
     per_run = pd.DataFrame(rows)
     table = per_run.groupby("M").mean(numeric_only=True).drop(columns="seed")

@@ -60,11 +60,11 @@ def test_publish_copies_readable_results_with_relative_paths(tmp_path):
         shutil.rmtree(results, ignore_errors=True)
 
 
-def _elsewhere() -> str:
-    """A top-level folder neither beside the project nor in the home folder, whose paths publish rewrites
-    (a scratch path under /tmp is "beside the project" when the project itself is cloned into /tmp)."""
-    taken = {project_root().parts[1], Path.home().parts[1]}
-    return "/" + next(name for name in ("tmp", "var", "opt", "srv") if name not in taken)
+# A top-level folder neither beside the project nor in the home folder, whose paths publish does not rewrite
+# (a scratch path under /tmp is "beside the project" when the project itself is cloned into /tmp).
+ELSEWHERE = "/" + next(
+    name for name in ("tmp", "var", "opt", "srv") if name not in {project_root().parts[1], Path.home().parts[1]}
+)
 
 
 @pytest.mark.parametrize(
@@ -72,15 +72,11 @@ def _elsewhere() -> str:
     [
         ({"git_dirty": True}, "dirty git tree"),
         ({"host": "build-host-42"}, "host name"),
-        ({"scratch": "{elsewhere}/aac-eval-123/meteor"}, "absolute path"),
+        ({"scratch": f"{ELSEWHERE}/aac-eval-123/meteor"}, "absolute path"),
     ],
 )
 def test_publish_refuses_files_that_leak_machine_details(tmp_path, monkeypatch, leak, message):
     monkeypatch.setattr(publish.socket, "gethostname", lambda: "build-host-42")
-    leak = {
-        key: value.replace("{elsewhere}", _elsewhere()) if isinstance(value, str) else value
-        for key, value in leak.items()
-    }
     results = fake_results(tmp_path / "results", **leak)
     with pytest.raises(publish.PublishError, match=message):
         publish.publish(results, "smoke", tmp_path / "published", tmp_path / "figures", require_clean_tree=False)
