@@ -23,7 +23,8 @@ from aac_subsampling.analysis.records import load_predictions, training_summary
 from aac_subsampling.data.clotho_card import CLOTHO_V1_COUNTS
 from aac_subsampling.experiment import layout
 from aac_subsampling.method.paper import CLOTHO_FRAME_RANGE, PAPER_VOCABULARY_SIZE
-from aac_subsampling.open_questions.study import interval_phrase, load_study
+from aac_subsampling.open_questions import decoders
+from aac_subsampling.open_questions.study import interval_phrase, load_study, study_record
 from aac_subsampling.publish import published_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,6 +191,8 @@ def study_comparisons_block(profile: str, metrics: tuple[str, ...] = ("BLEU1", "
 
 def study_changed_block(profile: str) -> str:
     changed = load_study(published_dir(profile)).changed
+    if changed.empty:
+        return "*Question (a) was not asked in the published study.*\n"
     total = changed.groupby(["M", "decode"], sort=True)[["n_changed", "n_clips"]].sum().reset_index()
     total["captions that differ from the clip decoded alone"] = [
         f"{int(a)} of {int(b)} ({a / b:.0%})" for a, b in zip(total["n_changed"], total["n_clips"])
@@ -200,6 +203,43 @@ def study_changed_block(profile: str) -> str:
 def study_verdicts_block(profile: str) -> str:
     verdicts = load_study(published_dir(profile)).verdicts
     return markdown(verdicts[["question", "M", "verdict"]])
+
+
+def _decoder_study(profile: str) -> tuple[Path, list[int], list[int]] | None:
+    """The published folder, seeds and M of question (e), None when the published study did not ask it."""
+    folder = published_dir(profile)
+    record = study_record(folder)
+    seeds, factors = [int(s) for s in record["seeds"]], [int(m) for m in record["M"]]
+    if "decoder" not in record.get("questions", []) or decoders.missing_decoder_runs(folder, seeds, factors):
+        return None
+    return folder, seeds, factors
+
+
+def study_decoders_block(profile: str) -> str:
+    """Question (e) per decoder and M: seed-mean scores, the CIDEr drop when the audio is swapped (pooled
+    interval), the facts got right, the share of captions repeating a word back to back, the steps trained."""
+    study = _decoder_study(profile)
+    if study is None:
+        return "*Question (e) is not in the published study yet.*\n"
+    table = decoders.decoder_table(*study)
+    table["own - swapped CIDEr"] = [
+        interval_phrase(pd.Series({"difference": d, "ci_low": lo, "ci_high": hi}))
+        for d, lo, hi in zip(table["CIDEr drop, swapped audio"], table["drop ci_low"], table["drop ci_high"])
+    ]
+    for column in ("CIDEr", "METEOR", *decoders.TABLE_FACTS, "repeated word"):
+        table[column] = [_number(v) for v in table[column]]
+    table["steps"] = [f"{v:.0f}" for v in table["steps"]]
+    columns = ["decoder", "M", "CIDEr", "METEOR", "own - swapped CIDEr", *decoders.TABLE_FACTS, "repeated word"]
+    return markdown(table[columns + ["steps"]].rename(columns=lambda c: c.replace("_", " ")))
+
+
+def study_decoder_examples_block(profile: str, n_clips: int = 5) -> str:
+    """Each decoder's caption of the first evaluation clips, seed 0 (the study's first), at the largest M."""
+    study = _decoder_study(profile)
+    if study is None:
+        return "*Question (e) is not in the published study yet.*\n"
+    folder, seeds, factors = study
+    return markdown(decoders.decoder_examples(folder, seeds[0], max(factors), n_clips))
 
 
 def listening_block(profile: str, metric: str = "CIDEr") -> str:
@@ -279,6 +319,8 @@ RENDERERS: dict[str, Callable[[str], str]] = {
     "study-comparisons": study_comparisons_block,
     "study-changed": study_changed_block,
     "study-verdicts": study_verdicts_block,
+    "study-decoders": study_decoders_block,
+    "study-decoder-examples": study_decoder_examples_block,
 }
 
 

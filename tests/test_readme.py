@@ -100,3 +100,29 @@ def test_every_relative_link_resolves():
             elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
                 broken.append(f"{where} (no such heading)")
     assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+def test_question_e_is_rendered_from_a_published_study_and_said_missing_otherwise(tmp_path, monkeypatch):
+    import json
+
+    from fake_results import write_fake_results
+
+    from aac_subsampling.open_questions import decoders, variants
+
+    module = _update_readme()
+    published = tmp_path / "published" / "quick"
+    monkeypatch.setattr(module, "published_dir", lambda profile: published)
+    for decoder in decoders.DECODERS:
+        write_fake_results(variants.variant_dir(published, decoder), seeds=(0, 1), factors=(1, 16), listening=True)
+    record = variants.study_record_path(published)
+    record.write_text(json.dumps({"seeds": [0, 1], "M": [1, 16], "questions": ["decoder"]}))
+    rows = module.study_decoders_block("quick").splitlines()[2:]
+    assert [row.split(" | ")[:2] for row in rows] == [[f"| {d}", str(m)] for d in decoders.DECODERS for m in (1, 16)]
+    assert all(re.search(r"\| \+\d\.\d{3} \[\+\d\.\d{3}, \+\d\.\d{3}\] \|", row) for row in rows)  # audio heard
+    examples = module.study_decoder_examples_block("quick").splitlines()
+    assert examples[0].split(" | ")[2:] == [*decoders.DECODERS[:-1], decoders.DECODERS[-1] + " |"]
+    assert len(examples) == 2 + 5
+    record.write_text(json.dumps({"seeds": [0, 1], "M": [1, 16], "questions": ["batch", "padding"]}))
+    assert "not in the published study" in module.study_decoders_block("quick")
+    record.write_text(json.dumps({"seeds": [0, 1, 2], "M": [1, 16], "questions": ["decoder"]}))  # seed 2 missing
+    assert "not in the published study" in module.study_decoder_examples_block("quick")

@@ -202,7 +202,7 @@ def parse_arguments(argv: list[str] | None = None, *, resolve_jobs: bool = True)
         "--profile",
         default="quick",
         choices=sorted(PROFILES),
-        help="smoke (CI, seconds), quick (default; synthetic corpus, CPU, about 50 min), "
+        help="smoke (CI, about 2 min), quick (default; synthetic corpus, CPU, about 45 min), "
         "long (Clotho-length synthetic clips), paper (Clotho v1, the paper's settings; GPU) or as_run (Clotho v1, "
         "the settings of the authors' runs behind the paper's numbers, see docs/deviations.md; GPU; also called "
         "authors_code)",

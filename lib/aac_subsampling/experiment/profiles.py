@@ -1,4 +1,4 @@
-"""Run profiles: ``smoke`` (CI, seconds), ``quick`` (offline default, trains until the models listen), ``long``
+"""Run profiles: ``smoke`` (CI, about 2 minutes), ``quick`` (offline default, trains until the models listen), ``long``
 (Clotho-length synthetic clips, about 11 minutes on 2 CPU cores), and the two reproductions on Clotho v1 (GPU):
 ``paper`` (the paper's settings as written) and ``as_run`` (what the authors' runs behind the paper's numbers
 used; ``authors_code`` is another name for it).
