@@ -16,10 +16,7 @@ PUBLISHED = sorted((ROOT / "results" / "published").glob("*/executed/*.ipynb"))
 SKIPPED_TAGS = {"parameters", "injected-parameters"}
 
 # (profile, notebook) -> why its published copy is older than the notebook, and the command that republishes it
-STALE = {
-    ("quick", "05_open_questions"): "the published study predates question (e): "
-    "./run_all.sh --open-questions-only --publish (several hours on 2 CPU cores)",
-}
+STALE: dict[tuple[str, str], str] = {}  # none now; keys are (profile, notebook stem) or (profile, "*")
 
 
 def code_cells(path: Path) -> list[str]:
