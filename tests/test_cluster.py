@@ -88,7 +88,8 @@ ENV_SEEN = ("SUBMITIT_EXECUTOR", "SLURM_ARRAY_TASK_ID", "CUDA_VISIBLE_DEVICES", 
 # Fake SLURM commands, first on PATH. sbatch runs the submission file's tasks (one after another, in the
 # background, as SLURM would set their variables) and keeps each task's state for sacct; a task named in
 # $FAKE_SLURM_TIMEOUT is not run but ends as TIMEOUT, with SLURM's line in its error log; with
-# $FAKE_SLURM_HOLD set the tasks stay PENDING.
+# $FAKE_SLURM_HOLD set the tasks stay PENDING. The tasks run sbatch's own copy of the submission file: submitit
+# renames its file once sbatch has answered, so a task that starts late would not find it (a job FAILED with no log).
 FAKE_SBATCH = r"""#!/usr/bin/env bash
 set -euo pipefail
 file="$1"; dir="$FAKE_SLURM_DIR"
@@ -109,7 +110,7 @@ if [[ -n "${FAKE_SLURM_HOLD:-}" ]]; then echo "Submitted batch job $id"; exit 0;
         fi
         echo RUNNING > "$dir/$task.state"
         if [[ -n "$index" ]]; then export SLURM_ARRAY_JOB_ID="$id" SLURM_ARRAY_TASK_ID="$index"; fi
-        if SLURM_JOB_ID="$id" SLURM_PROCID=0 SLURM_LOCALID=0 SLURM_NTASKS=1 SLURM_CPUS_PER_TASK=3 bash "$file"
+        if SLURM_JOB_ID="$id" SLURM_PROCID=0 SLURM_LOCALID=0 SLURM_NTASKS=1 SLURM_CPUS_PER_TASK=3 bash "$dir/$id.sbatch"
         then echo COMPLETED > "$dir/$task.state"; else echo FAILED > "$dir/$task.state"; fi
     done
 ) </dev/null >/dev/null 2>&1 &

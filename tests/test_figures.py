@@ -136,12 +136,26 @@ def _one_training() -> list[dict[str, float]]:
     return one.assign(best_epoch=2).to_dict("records")
 
 
+def _study_comparisons() -> pd.DataFrame:
+    """notebook 05's comparisons.csv: two comparisons at two M, one metric unavailable."""
+    rows = [
+        {"comparison": c, "M": m, "metric": metric, "difference": d, "ci_low": d - 0.02, "ci_high": d + 0.03}
+        for c, m, d in (("attention - paper", 1, 0.1), ("attention - paper", 16, -0.05), ("paper: M=16 - M=1", 16, 0.2))
+        for metric in ("METEOR", "CIDEr")
+    ]
+    rows.append({"comparison": "attention - paper", "M": 1, "metric": "SPICE", "difference": np.nan})
+    return pd.DataFrame(rows)
+
+
 FLOOR_SCORES = {"constant": {"BLEU1": 2.0, "CIDEr": 0.05}, "language_prior": {"CIDEr": 0.01}}
 
 CASES = {
     "metrics_vs_m": lambda out: figures.metrics_vs_m(_summary(), out, "test", FLOOR_SCORES),
     "relative_change_vs_m": lambda out: figures.relative_change_vs_m(_summary(), tables.paper_table1(), out, "test"),
     "paired_differences_vs_m": lambda out: figures.paired_differences_vs_m(_comparisons(), out),
+    "paired_differences_by_comparison": lambda out: figures.paired_differences_by_comparison(
+        _study_comparisons(), out, ("BLEU4", "METEOR", "CIDEr")
+    ),
     "training_loss_vs_epoch": lambda out: figures.training_loss_vs_epoch(_histories(), out),
     "inference_time_vs_m": lambda out: figures.inference_time_vs_m(
         _table2(), tables.paper_table2(), out, _per_seed(), "test"
@@ -229,7 +243,7 @@ def test_no_offset_labels_and_legends_outside_the_data(name, tmp_path, kept_figu
     assert set(_offsets(figure)) <= {""}, name
     data_areas = [axes.get_window_extent() for axes in figure.axes if axes.get_visible() and axes.axison]
     legends = [axes.get_legend() for axes in figure.axes if axes.get_legend() is not None] + figure.legends
-    if name != "paired_differences_vs_m" and name != "facts_vs_m":  # one series, told by the title: no legend
+    if name not in ("paired_differences_vs_m", "paired_differences_by_comparison", "facts_vs_m"):  # one series
         assert legends, name
     for legend in legends:
         box = legend.get_window_extent()
@@ -350,3 +364,18 @@ def test_listening_draws_the_pooled_rows_and_the_floors(tmp_path, kept_figures):
     )
     labels = [text.get_text() for text in axes.get_legend().get_texts()]
     assert labels == ["own audio", "another clip's audio", "constant caption", "language-prior caption"]
+
+
+def test_the_studys_figure_shows_each_comparison_with_its_tables_interval(tmp_path, kept_figures):
+    figure = _draw("paired_differences_by_comparison", tmp_path, kept_figures)
+    assert [axes.get_title() for axes in figure.axes] == ["METEOR", "CIDEr"]  # BLEU4: not in the table
+    labels = [label.get_text() for label in figure.axes[0].get_yticklabels()]
+    assert labels == ["attention - paper (M=1)", "attention - paper (M=16)", "paper: M=16 - M=1"]
+    assert not any(label.get_visible() and label.get_text() for label in figure.axes[1].get_yticklabels())
+    found = set()
+    for collection in figure.axes[1].collections:
+        if isinstance(collection, LineCollection):
+            for (low, y0), (high, y1) in collection.get_segments():
+                assert y0 == y1
+                found.add((int(y0), round(float(low), 9), round(float(high), 9)))
+    assert found == {(0, 0.08, 0.13), (1, -0.07, -0.02), (2, 0.18, 0.23)}

@@ -340,6 +340,44 @@ def paired_differences_vs_m(comparisons: pd.DataFrame, path: Path | str) -> Path
     return _save(figure, path)
 
 
+@_styled
+def paired_differences_by_comparison(
+    comparisons: pd.DataFrame, path: Path | str, metrics: tuple[str, ...] = ("BLEU4", "METEOR", "ROUGE_L", "CIDEr")
+) -> Path:
+    """Notebook 05's figure: one panel per metric, one row per comparison and M (``comparisons.csv`` of the
+    study: ``comparison``, ``M``, ``metric``, ``difference``, ``ci_low``, ``ci_high``), each paired difference
+    with its 95 % interval over clips, as the table gives it; a zero line."""
+    frame = comparisons.dropna(subset=["difference"]).copy()
+    # "paper: M=16 - M=1" names its M already; "attention - paper" is asked at each M
+    frame["label"] = [c if "M=" in c else f"{c} (M={m})" for c, m in zip(frame["comparison"], frame["M"])]
+    labels = list(dict.fromkeys(frame["label"]))
+    frame["row"] = [labels.index(label) for label in frame["label"]]
+    shown = [m for m in metrics if m in set(frame["metric"])]
+    figure, axes = plt.subplots(
+        1, max(len(shown), 1), figsize=(3.2 * max(len(shown), 1), 0.45 * len(labels) + 1.4), sharey=True, squeeze=False
+    )
+    theme = {**sns.axes_style(), **sns.plotting_context()}
+    for axis, metric in zip(axes[0], shown):
+        data = frame[frame["metric"] == metric]
+        with warnings.catch_warnings():  # seaborn 0.13's own pd.concat(copy=False), deprecated by pandas 3
+            warnings.filterwarnings("ignore", "The copy keyword is deprecated", DeprecationWarning)
+            so.Plot(data, y="row", xmin="ci_low", xmax="ci_high").add(so.Range(color=OURS_COLOR, linewidth=1.5)).theme(
+                theme
+            ).on(axis).plot()
+        axis.set_xscale("linear")
+        axis.set_yscale("linear")
+        sns.scatterplot(data, x="difference", y="row", color=OURS_COLOR, s=28, legend=False, ax=axis)
+        axis.axvline(0.0, color="0.5", lw=0.8)
+        axis.set_title(metric, fontsize=9)
+        axis.set(xlabel="paired difference", ylabel="")
+    axes[0][0].set_yticks(range(len(labels)), labels)
+    axes[0][0].set_ylim(len(labels) - 0.5, -0.5)  # the first comparison on top
+    for axis in axes[0][1:]:  # Plot.on shows every panel's tick labels again: the first panel's are enough
+        axis.tick_params(labelleft=False)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
 def _seeds_label(factor: int, n: int) -> str:
     return f"M={factor} (mean of {n} seed{'s' * (n != 1)})"
 

@@ -19,7 +19,6 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from aac_subsampling.analysis import resampling
@@ -311,28 +310,6 @@ def verdicts_table(
     return pd.DataFrame(rows)
 
 
-def plot_comparisons(comparisons: pd.DataFrame, metrics: Sequence[str] = FIGURE_METRICS):
-    """Paired differences with their intervals, one panel per metric, one row per comparison and M."""
-    import matplotlib.pyplot as plt
-
-    frame = comparisons.dropna(subset=["difference"])
-    labels = list(dict.fromkeys(f"{c} (M={m})" for c, m in zip(frame["comparison"], frame["M"])))
-    figure, axes = plt.subplots(
-        1, len(metrics), figsize=(3.2 * len(metrics), 0.45 * len(labels) + 1.4), sharey=True, squeeze=False
-    )
-    for axis, metric in zip(axes[0], metrics):
-        rows = frame[frame["metric"] == metric]
-        positions = [labels.index(f"{c} (M={m})") for c, m in zip(rows["comparison"], rows["M"])]
-        errors = np.vstack([rows["difference"] - rows["ci_low"], rows["ci_high"] - rows["difference"]])
-        axis.errorbar(rows["difference"], positions, xerr=errors, fmt="o", capsize=3)
-        axis.axvline(0.0, color="grey", linewidth=1)
-        axis.set(title=metric, xlabel="paired difference")
-    axes[0][0].set_yticks(range(len(labels)), labels)
-    axes[0][0].invert_yaxis()
-    figure.tight_layout()
-    return figure
-
-
 @dataclass
 class StudyResults:
     comparisons: pd.DataFrame
@@ -364,13 +341,11 @@ def write_study(
     verdicts.to_csv(folder / VERDICTS_FILE, index=False)
     figure_path = None
     if figure:
-        import matplotlib.pyplot as plt
+        from aac_subsampling.analysis.figures import paired_differences_by_comparison
 
-        figure_path = layout.figures_dir(results_dir) / FIGURE_FILE
-        figure_path.parent.mkdir(parents=True, exist_ok=True)
-        drawn = plot_comparisons(comparisons)
-        drawn.savefig(figure_path, dpi=120, bbox_inches="tight")
-        plt.close(drawn)
+        figure_path = paired_differences_by_comparison(
+            comparisons, layout.figures_dir(results_dir) / FIGURE_FILE, FIGURE_METRICS
+        )
     write_json(
         folder / STUDY_RECORD,
         {
