@@ -222,10 +222,8 @@ def study_decoders_block(profile: str) -> str:
     if study is None:
         return "*Question (e) is not in the published study yet.*\n"
     table = decoders.decoder_table(*study)
-    table["own - swapped CIDEr"] = [
-        interval_phrase(pd.Series({"difference": d, "ci_low": lo, "ci_high": hi}))
-        for d, lo, hi in zip(table["CIDEr drop, swapped audio"], table["drop ci_low"], table["drop ci_high"])
-    ]
+    drop = {"CIDEr drop, swapped audio": "difference", "drop ci_low": "ci_low", "drop ci_high": "ci_high"}
+    table["own - swapped CIDEr"] = table[list(drop)].rename(columns=drop).apply(interval_phrase, axis=1)
     for column in ("CIDEr", "METEOR", *decoders.TABLE_FACTS, "repeated word"):
         table[column] = [_number(v) for v in table[column]]
     table["steps"] = [f"{v:.0f}" for v in table["steps"]]

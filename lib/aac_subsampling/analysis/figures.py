@@ -33,6 +33,7 @@ matplotlib.use("Agg")  # headless: papermill and CI have no display
 
 import functools  # noqa: E402
 import warnings  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -182,8 +183,11 @@ def _by_m_colors(factors: list[int]) -> dict[int, tuple[float, ...]]:
     return {factor: tuple(color) for factor, color in zip(factors, colors)}
 
 
-def _table_interval(axis: plt.Axes, data: pd.DataFrame, mark: so.Mark, label: str | None = None) -> None:
-    """Draw ``data``'s own interval columns (``ci_low`` to ``ci_high`` against ``M``) as they are.
+def _table_interval(
+    axis: plt.Axes, data: pd.DataFrame, mark: so.Mark, label: str | None = None, rows: str | None = None
+) -> None:
+    """Draw ``data``'s own interval columns (``ci_low`` to ``ci_high`` against ``M``) as they are; with ``rows``
+    (a column of row positions), horizontally, one interval per row.
 
     Seaborn's ``errorbar=`` computes an interval from the observations it is given; these intervals come from
     the tables' bootstrap over clips, so seaborn.objects draws them from ``ymin``/``ymax`` (``so.Band``: a band,
@@ -195,9 +199,13 @@ def _table_interval(axis: plt.Axes, data: pd.DataFrame, mark: so.Mark, label: st
         return
     before = {*axis.patches, *axis.collections}
     theme = {**sns.axes_style(), **sns.plotting_context()}  # the style in force, i.e. FIGURE_STYLE
+    if rows is None:
+        placed = {"x": "M", "ymin": "ci_low", "ymax": "ci_high"}
+    else:
+        placed = {"y": rows, "xmin": "ci_low", "xmax": "ci_high"}
     with warnings.catch_warnings():  # seaborn 0.13's own pd.concat(copy=False), deprecated by pandas 3: not ours
         warnings.filterwarnings("ignore", "The copy keyword is deprecated", DeprecationWarning)
-        so.Plot(data, x="M", ymin="ci_low", ymax="ci_high").add(mark).theme(theme).on(axis).plot()
+        so.Plot(data, **placed).add(mark).theme(theme).on(axis).plot()
     axis.set_xscale("linear")  # Plot leaves identity "function" scales that _plain_numbers would not touch
     axis.set_yscale("linear")
     if label:  # seaborn.objects labels nothing without a mapped variable: label the new artists for the legend
@@ -341,9 +349,7 @@ def paired_differences_vs_m(comparisons: pd.DataFrame, path: Path | str) -> Path
 
 
 @_styled
-def paired_differences_by_comparison(
-    comparisons: pd.DataFrame, path: Path | str, metrics: tuple[str, ...] = ("BLEU4", "METEOR", "ROUGE_L", "CIDEr")
-) -> Path:
+def paired_differences_by_comparison(comparisons: pd.DataFrame, path: Path | str, metrics: Sequence[str]) -> Path:
     """Notebook 05's figure: one panel per metric, one row per comparison and M (``comparisons.csv`` of the
     study: ``comparison``, ``M``, ``metric``, ``difference``, ``ci_low``, ``ci_high``), each paired difference
     with its 95 % interval over clips, as the table gives it; a zero line."""
@@ -353,19 +359,11 @@ def paired_differences_by_comparison(
     labels = list(dict.fromkeys(frame["label"]))
     frame["row"] = [labels.index(label) for label in frame["label"]]
     shown = [m for m in metrics if m in set(frame["metric"])]
-    figure, axes = plt.subplots(
-        1, max(len(shown), 1), figsize=(3.2 * max(len(shown), 1), 0.45 * len(labels) + 1.4), sharey=True, squeeze=False
-    )
-    theme = {**sns.axes_style(), **sns.plotting_context()}
+    panels = max(len(shown), 1)
+    figure, axes = plt.subplots(1, panels, figsize=(3.2 * panels, 0.45 * len(labels) + 1.4), sharey=True, squeeze=False)
     for axis, metric in zip(axes[0], shown):
         data = frame[frame["metric"] == metric]
-        with warnings.catch_warnings():  # seaborn 0.13's own pd.concat(copy=False), deprecated by pandas 3
-            warnings.filterwarnings("ignore", "The copy keyword is deprecated", DeprecationWarning)
-            so.Plot(data, y="row", xmin="ci_low", xmax="ci_high").add(so.Range(color=OURS_COLOR, linewidth=1.5)).theme(
-                theme
-            ).on(axis).plot()
-        axis.set_xscale("linear")
-        axis.set_yscale("linear")
+        _table_interval(axis, data, so.Range(color=OURS_COLOR, linewidth=1.5), rows="row")
         sns.scatterplot(data, x="difference", y="row", color=OURS_COLOR, s=28, legend=False, ax=axis)
         axis.axvline(0.0, color="0.5", lw=0.8)
         axis.set_title(metric, fontsize=9)
