@@ -278,3 +278,18 @@ def test_a_main_training_whose_model_does_not_load_is_not_reused(tmp_path):
     _main_training(tmp_path, key, model=b"PK\x03\x04 truncated")
     assert not variants.reuse_main_training(tmp_path, variants.BASELINE, 0, 16, key)
     assert not variants.is_current(layout.training_record(tmp_path, 0, 16), key)
+
+
+def test_a_study_trainings_epoch_lines_go_to_its_log_not_to_the_notebook(tmp_path, monkeypatch, capsys):
+    def fake_train_and_evaluate(profile, variant, factor, seed, results_dir, **options):
+        print(f"M={factor} seed={seed} epoch 1/2 (step 3): loss 4.2")  # what pipeline.epoch_logger prints
+        write_json(layout.training_record(variants.variant_dir(results_dir, variant), seed, factor), {"wall_time_s": 5})
+
+    monkeypatch.setattr(variants, "train_and_evaluate", fake_train_and_evaluate)
+    timings = study.run_trainings("smoke", tmp_path, seeds=[0], factors=[16], jobs=1, questions=["decoder"])
+    shown = capsys.readouterr().out
+    assert "epoch 1/2" not in shown
+    assert f"ready ({len(timings)} of {len(timings)})" in shown and "epoch lines" in shown
+    for variant in timings["variant"]:
+        log = study.training_log(tmp_path, variant, 0, 16)
+        assert log.read_text() == "M=16 seed=0 epoch 1/2 (step 3): loss 4.2\n"

@@ -9,6 +9,7 @@ Written under ``<results>/open_questions/``: ``comparisons.csv``, ``changed_capt
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -24,6 +25,7 @@ import pandas as pd
 from aac_subsampling.analysis import resampling
 from aac_subsampling.analysis.paired import paired_difference
 from aac_subsampling.analysis.records import ClipScores, load_clip_scores
+from aac_subsampling.base.paths import relative_to_project
 from aac_subsampling.evaluation import METRIC_NAMES
 from aac_subsampling.experiment import layout
 from aac_subsampling.open_questions.batch import REFERENCE_DECODE, changed_captions_table, decode_dir
@@ -38,6 +40,7 @@ from aac_subsampling.open_questions.variants import (
 )
 
 COMPARISONS_FILE = "comparisons.csv"
+LOGS_DIR = "logs"  # each training's epoch lines, under the study's folder; not published
 CHANGED_FILE = "changed_captions.csv"
 VERDICTS_FILE = "verdicts.csv"
 FIGURE_FILE = "open_questions.png"
@@ -99,6 +102,11 @@ def training_jobs(
     return [(v, s, m) for m in sorted(factors) for s in seeds for v in study_variants(questions)]
 
 
+def training_log(results_dir: Path | str, variant: str, seed: int, factor: int) -> Path:
+    """Where one study job's epoch lines go (appended: a resumed training continues its log)."""
+    return open_questions_dir(results_dir) / LOGS_DIR / f"{variant}_seed{seed}_M{factor}.log"
+
+
 def _job(
     profile: str,
     variant: str,
@@ -115,7 +123,12 @@ def _job(
 
     torch.set_num_threads(threads)
     started = time.perf_counter()
-    train_and_evaluate(profile, variant, factor, seed, results_dir, device=device, max_epochs=max_epochs)
+    # A training's line per epoch goes to its own log, not into notebook 05 (18 trainings of up to 80 epochs,
+    # two side by side, would interleave hundreds of lines there); the notebook gets a line per job.
+    log = training_log(results_dir, variant, seed, factor)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as stream, contextlib.redirect_stdout(stream):
+        train_and_evaluate(profile, variant, factor, seed, results_dir, device=device, max_epochs=max_epochs)
     now_s = time.perf_counter() - started
     training = json.loads(layout.training_record(variant_dir(results_dir, variant), seed, factor).read_text())
     # The training's own wall time, kept in its record, so that a rerun that reuses it still shows its cost.
@@ -140,6 +153,8 @@ def run_trainings(
     threads = max(1, (os.cpu_count() or 1) // jobs)
     arguments = [(profile, v, m, s, str(results_dir), device, max_epochs, threads) for v, s, m in todo]
     done = []
+    logs = relative_to_project(open_questions_dir(results_dir) / LOGS_DIR)
+    print(f"{len(todo)} jobs (each trained, or reused where current); a training's epoch lines: {logs}/", flush=True)
 
     def report(job: tuple) -> None:
         done.append(job)
