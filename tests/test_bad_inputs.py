@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from aac_subsampling import run
+from aac_subsampling import run, run_options
 from aac_subsampling.data.feature_cache import FeatureCacheError, cache_features
 from aac_subsampling.data.reader import CSV_HEADER, Clip, ClothoFormatError, read_split
 from aac_subsampling.evaluation.bootstrap import ZeroWidthIntervalWarning, bootstrap_ci, resample_indices
@@ -377,11 +377,11 @@ def test_bootstrap_over_one_clip_warns_that_its_interval_has_zero_width():
 
 
 def test_skip_bad_reaches_notebook_01_only_when_it_takes_the_parameter(monkeypatch, capsys):
-    monkeypatch.setattr(run, "notebook_parameters", lambda name: {"profile", "seed"})
+    monkeypatch.setattr(run_options, "notebook_parameters", lambda name: {"profile", "seed"})
     with pytest.raises(SystemExit):
         run.parse_arguments(["--skip-bad", "--device", "cpu"])
     assert "01_data_preparation.ipynb takes no skip_bad parameter" in capsys.readouterr().err
-    monkeypatch.setattr(run, "notebook_parameters", lambda name: {"profile", "seed", "skip_bad"})
+    monkeypatch.setattr(run_options, "notebook_parameters", lambda name: {"profile", "seed", "skip_bad"})
     options = run.parse_arguments(["--skip-bad", "--device", "cpu"])
     assert options.skip_bad and run.prepare_stage(options).parameters["skip_bad"] is True
     assert "skip_bad" not in run.prepare_stage(run.parse_arguments(["--device", "cpu"])).parameters

@@ -8,10 +8,10 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lib" / "aac_subsampling"
 
-# Lowest first. The top modules: the command that runs everything, its cluster jobs, and publishing (which reads
-# notebook 05's study).
+# Lowest first. The top modules: the command that runs everything, its options, its cluster jobs, and publishing
+# (which reads notebook 05's study).
 LAYERS = ["base", "method", "evaluation", "data", "experiment", "analysis", "open_questions", "run", "publish"]
-TOP = {"run": "run", "publish": "run", "cluster": "run"}  # all at the top, one layer
+TOP = {"run": "run", "run_options": "run", "publish": "run", "cluster": "run"}  # all at the top, one layer
 
 
 def layer_of(dotted: str) -> str | None:
