@@ -1,8 +1,10 @@
 """The result tables of README.md and docs/*.md are rendered from the published results, never typed; the front
-page gives the two commands and links every docs page; every relative link resolves."""
+page gives the two commands and links every docs page; every relative link resolves, and so does every name of the
+package's code that a page cites."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import re
 from collections import Counter
@@ -17,6 +19,14 @@ LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.DOTALL | re.MULTILINE)
 CODE_SPAN = re.compile(r"`[^`\n]*`")
 HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$", re.MULTILINE)
+# The package's top folders and modules, as the docs cite them: `analysis.summary.evaluate_floors`,
+# `aac_subsampling.method.config.Config`, `open_questions/decoders.py`, `scripts/meteor_reading.py`.
+PACKAGE_PARTS = "base|method|evaluation|data|experiment|analysis|open_questions|run|run_options|publish|cluster"
+DOTTED_NAME = re.compile(rf"`((?:aac_subsampling\.)?(?:{PACKAGE_PARTS})(?:\.[A-Za-z_]\w*)+)(?:\([^`]*\))?`")
+CODE_PATH = re.compile(
+    rf"`((?:lib/aac_subsampling/|(?:{PACKAGE_PARTS})/)[\w/]+\.py|(?:scripts|benchmarks|tests|notebooks)/[\w./-]+)`"
+)
+FILE_SUFFIXES = (".py", ".json", ".csv", ".ipynb", ".md", ".png", ".yaml", ".log", ".pt")
 
 
 def _update_readme():
@@ -126,3 +136,40 @@ def test_question_e_is_rendered_from_a_published_study_and_said_missing_otherwis
     assert "not in the published study" in module.study_decoders_block("quick")
     record.write_text(json.dumps({"seeds": [0, 1, 2], "M": [1, 16], "questions": ["decoder"]}))  # seed 2 missing
     assert "not in the published study" in module.study_decoder_examples_block("quick")
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``analysis.summary.evaluate_floors`` (``aac_subsampling.`` optional) names a module or its attribute."""
+    parts = (dotted if dotted.startswith("aac_subsampling.") else f"aac_subsampling.{dotted}").split(".")
+    for end in range(len(parts), 1, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:end]))
+        except ModuleNotFoundError:
+            continue
+        for attribute in parts[end:]:
+            if not hasattr(found, attribute):
+                return False
+            found = getattr(found, attribute)
+        return True
+    return False
+
+
+def test_every_name_and_file_of_the_code_a_page_cites_exists():
+    """A page that cites `experiment.pipeline.evaluate_floors` after the function moved sends a reader nowhere."""
+    missing, cited = [], 0
+    for page in _pages():
+        text = page.read_text()
+        for match in DOTTED_NAME.finditer(text):
+            if match.group(1).endswith(FILE_SUFFIXES):  # `run.py`, `evaluation.json`: files, not names
+                continue
+            cited += 1
+            if not _resolves(match.group(1)):
+                missing.append(f"{page.relative_to(ROOT)}: {match.group(1)}")
+        for match in CODE_PATH.finditer(text):
+            cited += 1
+            if not any(
+                path.exists() for path in (ROOT / match.group(1), ROOT / "lib" / "aac_subsampling" / match.group(1))
+            ):
+                missing.append(f"{page.relative_to(ROOT)}: {match.group(1)}")
+    assert cited > 50  # the patterns still find the citations
+    assert not missing, "cited but not in the code:\n" + "\n".join(missing)
