@@ -333,6 +333,8 @@ def test_the_pipeline_decodes_with_the_configured_beam(monkeypatch):
     from aac_subsampling.experiment import pipeline
 
     seen = []
-    monkeypatch.setattr(pipeline, "greedy_decode", lambda *args, **kwargs: seen.append(kwargs["beam_size"]) or {})
+    monkeypatch.setattr(
+        pipeline.evaluate, "greedy_decode", lambda *args, **kwargs: seen.append(kwargs["beam_size"]) or {}
+    )
     pipeline.timed_decode(torch.nn.Linear(1, 1), ["a", "b"], {}, None, 22, 1, False, beam_size=3)
     assert seen == [3, 3]

@@ -109,7 +109,7 @@ def small_corpus(tmp_path, monkeypatch) -> Path:
     data = tmp_path / "corpus"
     write_split(data, "development", good_rows("dev", 3))
     write_split(data, "evaluation", good_rows("eval", 2))
-    monkeypatch.setattr(pipeline, "ensure_corpus", lambda *args, **kwargs: {"corpus": "test", "summary": None})
+    monkeypatch.setattr(pipeline.prepare, "ensure_corpus", lambda *args, **kwargs: {"corpus": "test", "summary": None})
     return data
 
 

@@ -63,7 +63,7 @@ def test_every_user_of_the_card_holds_the_same_objects():
 
     assert clotho.CLOTHO_V1_FILES is clotho_card.CLOTHO_V1_FILES
     assert clotho.CLOTHO_V1_COUNTS is clotho_card.CLOTHO_V1_COUNTS
-    assert clotho.SPLITS is clotho_card.SPLITS and pipeline.SPLITS is clotho_card.SPLITS
+    assert clotho.SPLITS is clotho_card.SPLITS and pipeline.prepare.SPLITS is clotho_card.SPLITS
     assert clotho.file_url is clotho_card.file_url and clotho.RemoteFile is clotho_card.RemoteFile
     assert runkey.CAPTION_FILES is clotho_card.CAPTION_FILES and context.CAPTION_FILES is clotho_card.CAPTION_FILES
     assert context.CLOTHO_V1_FILES is clotho_card.CLOTHO_V1_FILES
@@ -157,8 +157,8 @@ def test_every_user_of_the_paper_module_holds_the_same_values():
     from aac_subsampling.experiment import pipeline, profiles
     from aac_subsampling.method import model
 
-    assert pipeline.CLOTHO_FRAME_RANGE is paper.CLOTHO_FRAME_RANGE
-    assert pipeline.PAPER_VOCABULARY_SIZE == paper.PAPER_VOCABULARY_SIZE
+    assert pipeline.evaluate.CLOTHO_FRAME_RANGE is paper.CLOTHO_FRAME_RANGE
+    assert pipeline.evaluate.PAPER_VOCABULARY_SIZE == paper.PAPER_VOCABULARY_SIZE
     assert profiles.SUBSAMPLING_FACTORS is paper.SUBSAMPLING_FACTORS
     assert claims.PAPER_PARAMETERS == fake_results.PAPER_PARAMETERS == paper.PAPER_PARAMETERS
     assert claims.TABLE2_INPUT_FRAMES is paper.TABLE2_INPUT_FRAMES
