@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -33,6 +34,18 @@ def clotho_captions_dir() -> Path:
 def _private_machine_cache(tmp_path_factory, monkeypatch):
     """Each test sees an empty per-machine cache (the Clotho context is cached there across results folders)."""
     monkeypatch.setenv("AAC_CACHE_DIR", str(tmp_path_factory.mktemp("machine_cache")))
+
+
+@pytest.fixture(autouse=True)
+def _root_logger_restored():
+    """The root logger's handlers as they were before the test: the engine's ``configure_logging`` installs one on
+    the sys.stdout of the moment, which under capsys is a stream closed after the test, and a later test that logs
+    would print a "Logging error" into its own captured output."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def _env_using_this_interpreter() -> dict[str, str]:
