@@ -40,9 +40,9 @@ from aac_subsampling.open_questions.variants import (
 )
 
 COMPARISONS_FILE = "comparisons.csv"
-LOGS_DIR = "logs"  # each training's epoch lines, under the study's folder; not published
 CHANGED_FILE = "changed_captions.csv"
 VERDICTS_FILE = "verdicts.csv"
+LOGS_DIR = "logs"  # each training's epoch lines, under the study's folder; not published
 FIGURE_FILE = "open_questions.png"
 PRIMARY_METRIC = "CIDEr"  # the verdicts lead with it (SPIDEr needs SPICE, which may be unavailable)
 FIGURE_METRICS = ("BLEU4", "METEOR", "ROUGE_L", "CIDEr")
@@ -102,9 +102,13 @@ def training_jobs(
     return [(v, s, m) for m in sorted(factors) for s in seeds for v in study_variants(questions)]
 
 
+def logs_dir(results_dir: Path | str) -> Path:
+    return open_questions_dir(results_dir) / LOGS_DIR
+
+
 def training_log(results_dir: Path | str, variant: str, seed: int, factor: int) -> Path:
     """Where one study job's epoch lines go (appended: a resumed training continues its log)."""
-    return open_questions_dir(results_dir) / LOGS_DIR / f"{variant}_seed{seed}_M{factor}.log"
+    return logs_dir(results_dir) / f"{variant}_seed{seed}_M{factor}.log"
 
 
 def _job(
@@ -153,7 +157,7 @@ def run_trainings(
     threads = max(1, (os.cpu_count() or 1) // jobs)
     arguments = [(profile, v, m, s, str(results_dir), device, max_epochs, threads) for v, s, m in todo]
     done = []
-    logs = relative_to_project(open_questions_dir(results_dir) / LOGS_DIR)
+    logs = relative_to_project(logs_dir(results_dir))
     print(f"{len(todo)} jobs (each trained, or reused where current); a training's epoch lines: {logs}/", flush=True)
 
     def report(job: tuple) -> None:
